@@ -1,0 +1,1 @@
+"""Action registry, built-in actions and plugin loading from the ``runstudio.actions`` entry points."""

@@ -1,0 +1,1 @@
+"""The pure, deterministic interpreter state machine: frames, scopes and effects; no I/O."""

@@ -1,0 +1,112 @@
+"""``runstudio doctor``: is every part of the stack there and healthy? One result per check."""
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+from temporalio.client import Client
+
+from engine.store import migrations, runs
+from engine.store.db import connect
+from engine.temporal import TASK_QUEUE
+from engine.temporal import client as temporal_client
+
+STUCK_AFTER = timedelta(seconds=60)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Check:
+    """The outcome of one check: ``fix`` says what to do when it failed."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+async def run_checks(
+    *,
+    database_url: str,
+    temporal_address: str,
+    temporal_namespace: str,
+    tenant: str,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> list[Check]:
+    """Check database, migrations, Temporal, pollers on the task queue and stuck runs, in that order.
+
+    A check whose prerequisite failed is reported as failed with that reason, never silently skipped.
+    """
+    checks: list[Check] = []
+    conn = await _attempt(lambda: connect(database_url))
+    if isinstance(conn, Exception):
+        checks.append(Check("database", False, f"cannot connect: {conn}", "start Postgres or fix RUNSTUDIO_DATABASE_URL"))
+        checks.append(Check("migrations", False, "database unreachable", "fix the database check first"))
+    else:
+        checks.append(Check("database", True, "reachable"))
+        checks.append(await _migrations_check(conn))
+    client = await _attempt(lambda: temporal_client.connect(temporal_address, temporal_namespace))
+    if isinstance(client, Exception):
+        checks.append(Check("temporal", False, str(client), "start Temporal or fix TEMPORAL_ADDRESS"))
+        checks.append(Check("workers", False, "Temporal unreachable", "fix the temporal check first"))
+    else:
+        checks.append(Check("temporal", True, f"{temporal_address} namespace {temporal_namespace}"))
+        checks.append(await _pollers_check(client))
+    if isinstance(conn, Exception):
+        checks.append(Check("stuck runs", False, "database unreachable", "fix the database check first"))
+    else:
+        try:
+            checks.append(await _stuck_check(conn, tenant, now()))
+        finally:
+            await conn.close()
+    return checks
+
+
+async def _attempt(make: Callable[[], Awaitable[T]]) -> T | Exception:
+    try:
+        return await make()
+    except Exception as exc:
+        return exc
+
+
+async def _migrations_check(conn: asyncpg.Connection) -> Check:
+    try:
+        todo = await migrations.pending(conn)
+    except migrations.MigrationError as exc:
+        return Check("migrations", False, str(exc), "see the message above")
+    if todo:
+        names = ", ".join(m.label for m in todo)
+        return Check("migrations", False, f"{len(todo)} pending: {names}", "run `runstudio migrate`")
+    return Check("migrations", True, f"current ({len(migrations.discover())} applied)")
+
+
+async def _pollers_check(client: Client) -> Check:
+    try:
+        pollers = await temporal_client.workflow_pollers(client)
+    except Exception as exc:
+        return Check("workers", False, f"cannot describe task queue {TASK_QUEUE}: {exc}", "check Temporal")
+    if not pollers:
+        return Check(
+            "workers",
+            False,
+            f"no worker polls task queue {TASK_QUEUE}",
+            "start one with `runstudio worker`",
+        )
+    return Check("workers", True, f"{len(pollers)} polling {TASK_QUEUE}")
+
+
+async def _stuck_check(conn: asyncpg.Connection, tenant: str, now: datetime) -> Check:
+    try:
+        stuck = await runs.count_stuck(conn, tenant=tenant, started_before=now - STUCK_AFTER)
+    except asyncpg.UndefinedTableError:
+        return Check("stuck runs", False, "schema missing", "run `runstudio migrate`")
+    if stuck:
+        return Check(
+            "stuck runs",
+            False,
+            f"{stuck} run(s) RUNNING with no step for over {int(STUCK_AFTER.total_seconds())} s",
+            "check that a worker polls the task queue; `runstudio runs --status RUNNING` lists them",
+        )
+    return Check("stuck runs", True, "none")

@@ -1,0 +1,1 @@
+"""asyncpg repositories, one module per aggregate, every query tenant-scoped and parameterised."""

@@ -1,0 +1,216 @@
+"""Queries over ``workflow_runs``: creating runs, loading them for execution, listing and reading them."""
+
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+from pydantic import BaseModel
+
+from engine.store.definitions import DefinitionVersion
+from engine.temporal import workflow_id_for_run
+
+Conn = asyncpg.Connection | asyncpg.Pool
+
+INSERT_RUN = """
+INSERT INTO workflow_runs (tenant, run_id, workflow_id, workflow_version, status, engine, temporal_workflow_id,
+                           definition_hash, parent_run_id, root_run_id, input_json, trigger, trigger_metadata)
+VALUES ($1, $2::uuid, $3, $4, 'RUNNING', 'temporal', $5, $6, $7::uuid, coalesce($8::uuid, $2::uuid), $9, $10, $11)
+ON CONFLICT (tenant, run_id) DO NOTHING
+"""
+
+PARENT_ROOT = "SELECT coalesce(root_run_id, run_id) FROM workflow_runs WHERE tenant = $1 AND run_id = $2"
+
+LOAD_FOR_EXECUTION = """
+UPDATE workflow_runs r
+   SET temporal_run_id = $3, updated_at = now()
+  FROM workflow_definition_versions v
+ WHERE r.tenant = $1 AND r.run_id = $2
+   AND v.tenant = r.tenant AND v.workflow_id = r.workflow_id AND v.version = r.workflow_version
+RETURNING r.workflow_id, r.workflow_version, r.definition_hash, r.input_json, v.definition
+"""
+
+MARK_START_FAILED = """
+UPDATE workflow_runs
+   SET status = 'FAILED', error_json = $3, completed_at = now(), updated_at = now()
+ WHERE tenant = $1 AND run_id = $2 AND completed_at IS NULL
+"""
+
+COUNT_STUCK = """
+SELECT count(*) FROM workflow_runs
+ WHERE tenant = $1 AND status = 'RUNNING' AND step_count = 0 AND started_at < $2
+"""
+
+_RUN_COLUMNS = """
+run_id::text AS run_id, workflow_id, workflow_version, status, engine, trigger, trigger_metadata, input_json,
+vars_json, output_json, error_json, parent_run_id::text AS parent_run_id, root_run_id::text AS root_run_id,
+temporal_workflow_id, temporal_run_id, definition_hash, current_step_path, step_count, created_at, started_at,
+updated_at, completed_at
+"""
+
+GET_RUN = f"SELECT {_RUN_COLUMNS} FROM workflow_runs WHERE tenant = $1 AND run_id = $2"
+
+# Keyset pages, newest first. The statement is assembled from fixed fragments so that each filter
+# combination is its own prepared statement and is planned onto its (tenant, …, started_at DESC, run_id DESC)
+# index; a catch-all "($2 IS NULL OR status = $2)" statement gets a generic plan that cannot use them.
+_LIST_FILTERS = {
+    "status": "status = ${}",
+    "workflow_id": "workflow_id = ${}",
+    "after": "(started_at, run_id) < (${}::timestamptz, ${}::uuid)",
+}
+
+
+def list_runs_sql(*, status: bool, workflow_id: bool, after: bool) -> str:
+    """The keyset page query for one combination of filters; parameters follow the tenant in that order."""
+    clauses = ["tenant = $1"]
+    n = 2
+    for name, present in (("status", status), ("workflow_id", workflow_id), ("after", after)):
+        if present:
+            fragment = _LIST_FILTERS[name]
+            count = fragment.count("{}")
+            clauses.append(fragment.format(*range(n, n + count)))
+            n += count
+    where = " AND ".join(clauses)
+    return f"SELECT {_RUN_COLUMNS} FROM workflow_runs WHERE {where} ORDER BY started_at DESC, run_id DESC LIMIT ${n}"
+
+
+CHILDREN = f"""
+SELECT {_RUN_COLUMNS} FROM workflow_runs WHERE tenant = $1 AND parent_run_id = $2 ORDER BY started_at, run_id
+"""
+
+
+class RunRow(BaseModel):
+    """A run as stored (``input`` unredacted: never show it without redaction)."""
+
+    run_id: str
+    workflow_id: str
+    workflow_version: int
+    status: str
+    engine: str | None
+    trigger: str
+    trigger_metadata: dict[str, Any]
+    input: dict[str, Any]
+    vars: dict[str, Any]
+    output: Any
+    error: dict[str, Any] | None
+    parent_run_id: str | None
+    root_run_id: str | None
+    temporal_workflow_id: str | None
+    temporal_run_id: str | None
+    definition_hash: str | None
+    current_step_path: str | None
+    step_count: int
+    created_at: datetime
+    started_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+
+
+class ExecutionRow(BaseModel):
+    """What the workflow needs to start interpreting."""
+
+    workflow_id: str
+    workflow_version: int
+    definition_hash: str
+    payload: dict[str, Any]
+    definition: dict[str, Any]
+
+
+def _run_row(record: asyncpg.Record) -> RunRow:
+    data = dict(record)
+    data["input"] = data.pop("input_json")
+    data["vars"] = data.pop("vars_json")
+    data["output"] = data.pop("output_json")
+    data["error"] = data.pop("error_json")
+    return RunRow(**data)
+
+
+async def insert_run(
+    conn: Conn,
+    *,
+    tenant: str,
+    run_id: str,
+    version: DefinitionVersion,
+    payload: dict[str, Any],
+    trigger: str,
+    trigger_metadata: dict[str, Any] | None = None,
+    parent_run_id: str | None = None,
+    root_run_id: str | None = None,
+) -> None:
+    """Write a new RUNNING run pinned to ``version`` (engine is always 'temporal')."""
+    await conn.execute(
+        INSERT_RUN, tenant, run_id, version.workflow_id, version.version, workflow_id_for_run(run_id),
+        version.definition_hash, parent_run_id, root_run_id, payload, trigger, trigger_metadata or {},
+    )
+
+
+async def insert_child(
+    conn: asyncpg.Connection,
+    *,
+    tenant: str,
+    run_id: str,
+    parent_run_id: str,
+    version: DefinitionVersion,
+    payload: dict[str, Any],
+    step_path: str,
+) -> None:
+    """Write a child run linked to its parent and to the parent's root (idempotent on ``run_id``)."""
+    root = await conn.fetchval(PARENT_ROOT, tenant, parent_run_id)
+    await insert_run(
+        conn, tenant=tenant, run_id=run_id, version=version, payload=payload, trigger="child",
+        trigger_metadata={"parentRunId": parent_run_id, "parentStepPath": step_path},
+        parent_run_id=parent_run_id, root_run_id=str(root) if root else parent_run_id,
+    )
+
+
+async def load_for_execution(conn: Conn, *, tenant: str, run_id: str, temporal_run_id: str) -> ExecutionRow | None:
+    """The run's input and pinned definition; records which Temporal run executes it."""
+    row = await conn.fetchrow(LOAD_FOR_EXECUTION, tenant, run_id, temporal_run_id)
+    if row is None:
+        return None
+    return ExecutionRow(workflow_id=row["workflow_id"], workflow_version=row["workflow_version"],
+                        definition_hash=row["definition_hash"], payload=row["input_json"],
+                        definition=row["definition"])
+
+
+async def mark_start_failed(conn: Conn, *, tenant: str, run_id: str, error: dict[str, Any]) -> None:
+    """The run could not be handed to Temporal: FAILED with the reason, never RUNNING for nobody."""
+    await conn.execute(MARK_START_FAILED, tenant, run_id, error)
+
+
+async def get(conn: Conn, *, tenant: str, run_id: str) -> RunRow | None:
+    """One run, or None."""
+    row = await conn.fetchrow(GET_RUN, tenant, run_id)
+    return None if row is None else _run_row(row)
+
+
+async def children(conn: Conn, *, tenant: str, run_id: str) -> list[RunRow]:
+    """Child runs of a run, oldest first."""
+    return [_run_row(r) for r in await conn.fetch(CHILDREN, tenant, run_id)]
+
+
+async def list_page(
+    conn: Conn,
+    *,
+    tenant: str,
+    status: str | None = None,
+    workflow_id: str | None = None,
+    after: tuple[datetime, str] | None = None,
+    limit: int = 100,
+) -> list[RunRow]:
+    """One keyset page of runs, newest first; pass the last row's (started_at, run_id) as ``after``."""
+    sql = list_runs_sql(status=status is not None, workflow_id=workflow_id is not None, after=after is not None)
+    args: list[Any] = [tenant]
+    if status is not None:
+        args.append(status)
+    if workflow_id is not None:
+        args.append(workflow_id)
+    if after is not None:
+        args.extend(after)
+    rows = await conn.fetch(sql, *args, limit)
+    return [_run_row(r) for r in rows]
+
+
+async def count_stuck(conn: Conn, *, tenant: str, started_before: datetime) -> int:
+    """Number of RUNNING runs with no step that started before ``started_before``."""
+    count: int = await conn.fetchval(COUNT_STUCK, tenant, started_before)
+    return count

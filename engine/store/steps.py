@@ -1,0 +1,99 @@
+"""Reads of a run's step attempts, waits and invocations (the run detail)."""
+
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+from pydantic import BaseModel
+
+Conn = asyncpg.Connection | asyncpg.Pool
+
+RUN_STEPS = """
+SELECT seq, attempt, path, step_id, step_type, iteration, status, started_at, completed_at, duration_ms, error_json
+  FROM workflow_run_steps WHERE tenant = $1 AND run_id = $2 ORDER BY seq, attempt
+"""
+
+RUN_WAITS = """
+SELECT seq, step_path, wait_type, event_name, correlation_key, filters, timeout_at, status, payload, created_at,
+       resolved_at
+  FROM workflow_run_waits WHERE tenant = $1 AND run_id = $2 ORDER BY seq
+"""
+
+RUN_INVOCATIONS = """
+SELECT id, idempotency_key, seq, step_path, action, action_version, attempt, status, input_json, output_json,
+       error_json, created_at, completed_at
+  FROM workflow_action_invocations WHERE tenant = $1 AND run_id = $2 ORDER BY id
+"""
+
+
+class StepRow(BaseModel):
+    """One step attempt."""
+
+    seq: int
+    attempt: int
+    path: str
+    step_id: str
+    step_type: str
+    iteration: str | None
+    status: str
+    started_at: datetime
+    completed_at: datetime | None
+    duration_ms: int | None
+    error: dict[str, Any] | None
+
+
+class WaitRow(BaseModel):
+    """One wait."""
+
+    seq: int
+    step_path: str
+    wait_type: str
+    event_name: str | None
+    correlation_key: str | None
+    filters: list[dict[str, Any]] | None
+    timeout_at: datetime | None
+    status: str
+    payload: Any
+    created_at: datetime
+    resolved_at: datetime | None
+
+
+class InvocationRow(BaseModel):
+    """One ledger entry (input/output unredacted: redact before showing)."""
+
+    id: int
+    idempotency_key: str
+    seq: int
+    step_path: str
+    action: str
+    action_version: int
+    attempt: int
+    status: str
+    input: Any
+    output: Any
+    error: dict[str, Any] | None
+    created_at: datetime
+    completed_at: datetime | None
+
+
+async def steps(conn: Conn, *, tenant: str, run_id: str) -> list[StepRow]:
+    """Every step attempt of a run, in execution order."""
+    return [StepRow(error=r["error_json"], **{k: v for k, v in dict(r).items() if k != "error_json"})
+            for r in await conn.fetch(RUN_STEPS, tenant, run_id)]
+
+
+async def waits(conn: Conn, *, tenant: str, run_id: str) -> list[WaitRow]:
+    """Every wait of a run, in order."""
+    return [WaitRow(**dict(r)) for r in await conn.fetch(RUN_WAITS, tenant, run_id)]
+
+
+async def invocations(conn: Conn, *, tenant: str, run_id: str) -> list[InvocationRow]:
+    """Every ledger entry of a run, in order."""
+    rows = []
+    for r in await conn.fetch(RUN_INVOCATIONS, tenant, run_id):
+        data = dict(r)
+        data["input"] = data.pop("input_json")
+        data["output"] = data.pop("output_json")
+        data["error"] = data.pop("error_json")
+        rows.append(InvocationRow(**data))
+    return rows

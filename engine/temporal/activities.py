@@ -1,0 +1,116 @@
+"""The activities behind the workflow: load the run, project, run actions, create child runs.
+
+They hold the database pool and the action registry; the worker registers their bound methods.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from engine.actions.base import ActionContext, invoke
+from engine.actions.errors import ActionError
+from engine.actions.registry import ActionRegistry
+from engine.dsl.hashing import definition_hash
+from engine.interpreter.effects import ActionFailed, ActionSucceeded
+from engine.services.payloads import PayloadRejected, check_payload
+from engine.store import definitions, invocations, logs, projections, runs
+from engine.temporal import contracts as c
+
+
+@dataclass
+class Activities:
+    """Activity implementations bound to a pool, a registry and the HTTP allow-list."""
+
+    pool: asyncpg.Pool
+    registry: ActionRegistry
+    http_allowed_hosts: frozenset[str] = frozenset()
+
+    def all(self) -> list[Any]:
+        """Every activity, for ``Worker(activities=...)``."""
+        return [self.load_run, self.project, self.run_action, self.create_child_run]
+
+    @activity.defn(name=c.LOAD_RUN)
+    async def load_run(self, request: c.LoadRunRequest) -> c.LoadedRun:
+        """Load the run's pinned definition, check its hash, and note the Temporal run id."""
+        async with self.pool.acquire() as conn:
+            row = await runs.load_for_execution(conn, tenant=request.tenant, run_id=request.run_id,
+                                                temporal_run_id=request.temporal_run_id)
+        if row is None:
+            raise ApplicationError(f"run {request.run_id} or its definition version does not exist",
+                                   type="DefinitionMismatch", non_retryable=True)
+        actual = definition_hash(row.definition)
+        if actual != row.definition_hash:
+            raise ApplicationError(
+                f"definition {row.workflow_id} v{row.workflow_version} hashes to {actual}, "
+                f"but the run was pinned to {row.definition_hash}",
+                type="DefinitionMismatch",
+                non_retryable=True,
+            )
+        return c.LoadedRun(workflow_id=row.workflow_id, workflow_version=row.workflow_version,
+                           definition=row.definition, payload=row.payload)
+
+    @activity.defn(name=c.PROJECT)
+    async def project(self, projection: c.Projection) -> None:
+        """Write a projection."""
+        async with self.pool.acquire() as conn:
+            await projections.apply(conn, projection)
+
+    @activity.defn(name=c.RUN_ACTION)
+    async def run_action(self, request: c.ActionRequest) -> c.ActionOutcome:
+        """Project what came before, then run one action attempt through the ledger.
+
+        Business failures are returned (the interpreter owns retries); only infrastructure failures
+        raise, so Temporal retries the activity until the database is back.
+        """
+        effect = request.action
+        async with self.pool.acquire() as conn:
+            async with conn.transaction():
+                await projections.apply(conn, request.projection)
+                begun = await invocations.begin(
+                    conn, tenant=request.tenant, idempotency_key=effect.idempotency_key, run_id=request.run_id,
+                    seq=effect.seq, step_path=effect.path, action=effect.action, action_version=effect.version,
+                    input_json=effect.input,
+                )
+        if begun.invocation_id is None:
+            return ActionSucceeded(output=begun.stored_output)
+
+        async def log(level: str, message: str) -> None:
+            await logs.append(self.pool, tenant=request.tenant, run_id=request.run_id, step_path=effect.path,
+                              level=level, message=message)
+
+        ctx = ActionContext(
+            tenant=request.tenant, run_id=request.run_id, workflow_id=request.workflow_id, step_path=effect.path,
+            step_id=effect.step_id, attempt=effect.attempt, idempotency_key=effect.idempotency_key, db=self.pool,
+            log=log, http_allowed_hosts=self.http_allowed_hosts,
+        )
+        try:
+            spec = self.registry.get(effect.action, effect.version)
+            output = await invoke(spec, ctx, effect.input)
+        except ActionError as exc:
+            error = {"category": str(exc.category), "message": exc.message, "details": exc.details}
+            await invocations.finish(self.pool, tenant=request.tenant, invocation_id=begun.invocation_id, error=error)
+            return ActionFailed(category=str(exc.category), message=exc.message, details=exc.details)
+        await invocations.finish(self.pool, tenant=request.tenant, invocation_id=begun.invocation_id, output=output)
+        return ActionSucceeded(output=output)
+
+    @activity.defn(name=c.CREATE_CHILD_RUN)
+    async def create_child_run(self, request: c.ChildRunRequest) -> c.ChildRun:
+        """Create the child's run row (parent/root linkage) unless it exists; report why it cannot."""
+        async with self.pool.acquire() as conn:
+            version = await definitions.get_version(conn, tenant=request.tenant, workflow_id=request.workflow_id,
+                                                    version=request.workflow_version)
+            if version is None:
+                wanted = "latest" if request.workflow_version is None else f"v{request.workflow_version}"
+                return c.ChildRun(run_id=request.child_run_id,
+                                  error=f"child workflow {request.workflow_id} ({wanted}) is not published")
+            try:
+                check_payload(version.definition, request.payload)
+            except PayloadRejected as exc:
+                return c.ChildRun(run_id=request.child_run_id, error=f"child payload rejected: {exc}")
+            await runs.insert_child(conn, tenant=request.tenant, run_id=request.child_run_id,
+                                    parent_run_id=request.parent_run_id, version=version, payload=request.payload,
+                                    step_path=request.step_path)
+        return c.ChildRun(run_id=request.child_run_id, workflow_version=version.version)

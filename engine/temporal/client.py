@@ -1,0 +1,52 @@
+"""Connecting to Temporal with the one data converter every client, worker and replayer uses."""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from temporalio.api.enums.v1 import TaskQueueKind, TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from engine.errors import ServiceUnavailableError
+from engine.temporal import TASK_QUEUE
+
+DATA_CONVERTER = pydantic_data_converter
+
+
+async def connect(address: str, namespace: str) -> Client:
+    """Connect to Temporal; an unreachable server is a ``ServiceUnavailableError`` naming the address."""
+    try:
+        return await Client.connect(address, namespace=namespace, data_converter=DATA_CONVERTER)
+    except RuntimeError as exc:
+        raise ServiceUnavailableError(
+            f"cannot reach Temporal at {address} (namespace {namespace!r}): {exc}. "
+            "Check TEMPORAL_ADDRESS, or unset it to use the embedded dev server."
+        ) from exc
+
+
+@dataclass(frozen=True)
+class Poller:
+    """A worker seen polling the task queue recently."""
+
+    identity: str
+    last_access: datetime | None
+
+
+async def workflow_pollers(client: Client) -> list[Poller]:
+    """Workers that polled ``TASK_QUEUE`` for workflow tasks recently (as Temporal reports them)."""
+    response = await client.workflow_service.describe_task_queue(
+        DescribeTaskQueueRequest(
+            namespace=client.namespace,
+            task_queue=TaskQueue(name=TASK_QUEUE, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        )
+    )
+    return [
+        Poller(
+            identity=p.identity,
+            last_access=p.last_access_time.ToDatetime(tzinfo=UTC) if p.HasField("last_access_time") else None,
+        )
+        for p in response.pollers
+    ]

@@ -1,0 +1,161 @@
+"""Inputs and outputs crossing the workflow/activity boundary, and the activity names.
+
+Kept apart from the activity implementations so the workflow module imports no database code.
+"""
+
+from datetime import datetime
+from typing import Any, Final, Literal
+
+from pydantic import BaseModel, Field
+
+from engine.interpreter.effects import ActionFailed, ActionSucceeded, RunAction, StepRecord
+from engine.interpreter.state import InterpreterState
+
+LOAD_RUN: Final = "load_run"
+PROJECT: Final = "project"
+RUN_ACTION: Final = "run_action"
+CREATE_CHILD_RUN: Final = "create_child_run"
+
+RunStatus = Literal["RUNNING", "WAITING", "SUCCEEDED", "FAILED", "CANCELED"]
+
+
+class RunInput(BaseModel):
+    """The workflow's argument: which run to execute, and where to resume after continue-as-new."""
+
+    tenant: str
+    run_id: str
+    checkpoint: InterpreterState | None = None
+
+
+class RunResult(BaseModel):
+    """What a finished run returns (and what a parent's ``outputMapping`` reads)."""
+
+    status: Literal["SUCCEEDED"]
+    payload: dict[str, Any]
+    vars: dict[str, Any]
+    output: Any = None
+
+
+class LoadRunRequest(BaseModel):
+    tenant: str
+    run_id: str
+    temporal_run_id: str
+
+
+class LoadedRun(BaseModel):
+    """The run's pinned definition (hash already checked) and its unredacted input."""
+
+    workflow_id: str
+    workflow_version: int
+    definition: dict[str, Any]
+    payload: dict[str, Any]
+
+
+class WaitRecord(BaseModel):
+    """One wait as the read-model shows it; keyed by the step's seq."""
+
+    seq: int
+    step_path: str
+    wait_type: Literal["time", "event", "human"]
+    status: Literal["WAITING", "RESOLVED", "TIMED_OUT", "CANCELED"]
+    event_name: str | None = None
+    correlation_key: str | None = None
+    filters: list[dict[str, Any]] | None = None
+    timeout_at: datetime | None = None
+    payload: Any = None
+    resolved_at: datetime | None = None
+
+
+class TaskRecord(BaseModel):
+    """A human task row: created OPEN, then completed, timed out or canceled."""
+
+    task_id: str
+    seq: int
+    step_path: str
+    status: Literal["OPEN", "COMPLETED", "CANCELED", "TIMED_OUT"]
+    task_type: str = ""
+    title: str = ""
+    description: str | None = None
+    form_schema: dict[str, Any] = Field(default_factory=dict)
+    context_data: Any = None
+    timeout_at: datetime | None = None
+    response: Any = None
+    completed_by: str | None = None
+    completed_at: datetime | None = None
+
+
+class RunPatch(BaseModel):
+    """Changes to the run row; ``None`` fields are left as they are."""
+
+    status: RunStatus | None = None
+    vars: dict[str, Any] | None = None
+    output: Any = None
+    error: dict[str, Any] | None = None
+    current_step_path: str | None = None
+    step_count: int | None = None
+    completed_at: datetime | None = None
+
+
+class Projection(BaseModel):
+    """Everything the read-model must learn in one transaction."""
+
+    tenant: str
+    run_id: str
+    steps: list[StepRecord] = Field(default_factory=list)
+    waits: list[WaitRecord] = Field(default_factory=list)
+    tasks: list[TaskRecord] = Field(default_factory=list)
+    run: RunPatch | None = None
+
+    def is_empty(self) -> bool:
+        """True when there is nothing to write."""
+        return not (self.steps or self.waits or self.tasks or self.run)
+
+
+class ActionRequest(BaseModel):
+    """Run one action attempt, after writing the projection that precedes it."""
+
+    tenant: str
+    run_id: str
+    workflow_id: str
+    action: RunAction
+    projection: Projection
+
+
+ActionOutcome = ActionSucceeded | ActionFailed
+
+
+class ChildRunRequest(BaseModel):
+    """Create the row of a child run (idempotent on ``child_run_id``)."""
+
+    tenant: str
+    parent_run_id: str
+    child_run_id: str
+    workflow_id: str
+    workflow_version: int | None
+    payload: dict[str, Any]
+    step_path: str
+
+
+class ChildRun(BaseModel):
+    """The child run as created; ``error`` is set when it could not be created (e.g. no such workflow)."""
+
+    run_id: str
+    workflow_version: int | None = None
+    error: str | None = None
+
+
+class EventSignal(BaseModel):
+    """An event delivered to a waiting run; the workflow decides whether its wait matches."""
+
+    event_id: str
+    event_name: str
+    correlation_key: str | None
+    payload: Any
+
+
+class TaskCompletion(BaseModel):
+    """A human task's response, already validated against its form schema."""
+
+    task_id: str
+    response: Any
+    completed_by: str

@@ -1,0 +1,370 @@
+"""The one Temporal workflow: it loads a run's pinned definition and drives the interpreter.
+
+Every decision is made by the pure interpreter on the workflow clock; side effects happen only in
+activities. Step records produced by pure steps ride along with the next activity, so a step costs
+no extra round trip.
+"""
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError, ChildWorkflowError
+
+with workflow.unsafe.imports_passed_through():
+    from engine import expressions
+    from engine.dsl.models import Definition
+    from engine.interpreter.effects import (
+        ActionFailed,
+        ActionSucceeded,
+        ChildFailed,
+        ChildSucceeded,
+        Finished,
+        HumanTask,
+        Outcome,
+        RunAction,
+        Sleep,
+        StartChild,
+        TimerFired,
+        WaitEvent,
+        WaitResolved,
+        WaitTimedOut,
+    )
+    from engine.interpreter.machine import Interpreter
+    from engine.interpreter.errors import InterpreterCorruption
+    from engine.interpreter.matching import event_matches
+    from engine.interpreter.state import InterpreterState
+    from engine.temporal import TASK_QUEUE, WORKFLOW_NAME, workflow_id_for_run
+    from engine.temporal import contracts as c
+
+CHECKPOINT_EVERY = 250
+"""Continue-as-new after this many interpreted steps, carrying the interpreter state."""
+
+# Projection and bookkeeping activities retry until the database answers: nothing may be lost.
+_INFRA_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), backoff_coefficient=2.0,
+                           maximum_interval=timedelta(seconds=30))
+_LOCAL_TIMEOUT = timedelta(seconds=30)
+_ACTION_TIMEOUT = timedelta(minutes=5)
+
+
+@workflow.defn(name=WORKFLOW_NAME)
+class RunWorkflow:
+    """Executes one authored run; continues as new every ``CHECKPOINT_EVERY`` steps."""
+
+    def __init__(self) -> None:
+        self._events: list[c.EventSignal] = []
+        self._completions: dict[str, c.TaskCompletion] = {}
+        self._interp: Interpreter | None = None
+        self._open_wait: c.WaitRecord | None = None
+        self._open_task: c.TaskRecord | None = None
+        # Closed waits and tasks not yet projected: they ride along with the next projection.
+        self._resolved_waits: list[c.WaitRecord] = []
+        self._resolved_tasks: list[c.TaskRecord] = []
+
+    # -- signals and queries ----------------------------------------------------------------------
+
+    @workflow.signal
+    def event(self, signal: c.EventSignal) -> None:
+        """An event for this run's tenant, name and key; ignored unless the current wait matches."""
+        self._events.append(signal)
+
+    @workflow.signal
+    def complete_task(self, completion: c.TaskCompletion) -> None:
+        """A human task of this run was completed."""
+        self._completions[completion.task_id] = completion
+
+    @workflow.query
+    def current_step(self) -> str | None:
+        """Address of the step being executed."""
+        return self._interp.current_path if self._interp else None
+
+    @workflow.query
+    def current_wait(self) -> dict[str, Any] | None:
+        """The wait the run is blocked on, if any."""
+        return self._open_wait.model_dump(mode="json") if self._open_wait else None
+
+    @workflow.query
+    def summary(self) -> dict[str, Any]:
+        """Interpreter progress: current step, steps so far, stack depth, wait."""
+        if self._interp is None:
+            return {"loaded": False}
+        state = self._interp.state
+        return {
+            "loaded": True,
+            "current_step": self._interp.current_path,
+            "step_rows": state.step_rows,
+            "depth": len(state.frames),
+            "wait": self.current_wait(),
+            "finished": state.finished.status if state.finished else None,
+        }
+
+    # -- main loop --------------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, run_input: c.RunInput) -> c.RunResult:
+        """Run the interpreter to completion, failure or cancellation."""
+        self._input = run_input
+        loaded: c.LoadedRun = await workflow.execute_local_activity(
+            c.LOAD_RUN,
+            c.LoadRunRequest(tenant=run_input.tenant, run_id=run_input.run_id,
+                             temporal_run_id=workflow.info().run_id),
+            result_type=c.LoadedRun,
+            start_to_close_timeout=_LOCAL_TIMEOUT,
+            retry_policy=RetryPolicy(maximum_attempts=5, non_retryable_error_types=["DefinitionMismatch"]),
+        )
+        self._loaded = loaded
+        interp = Interpreter(
+            Definition.model_validate(loaded.definition),
+            run_input.checkpoint or InterpreterState(),
+            payload=loaded.payload,
+            meta={
+                "run_id": run_input.run_id,
+                "workflow_id": loaded.workflow_id,
+                "workflow_version": loaded.workflow_version,
+                "tenant": run_input.tenant,
+            },
+            env=expressions.EvalEnv(now=workflow.now, random=lambda: workflow.random().random()),
+        )
+        self._interp = interp
+        try:
+            return await self._drive(interp)
+        except asyncio.CancelledError:
+            await self._project_cancel(interp)
+            raise
+
+    async def _drive(self, interp: Interpreter) -> c.RunResult:
+        while True:
+            if interp.state.pending is None and interp.state.steps_since_checkpoint >= CHECKPOINT_EVERY:
+                await self._flush(interp, status="RUNNING")
+                interp.state.steps_since_checkpoint = 0
+                workflow.continue_as_new(c.RunInput(tenant=self._input.tenant, run_id=self._input.run_id,
+                                                    checkpoint=interp.state))
+            try:
+                effect = interp.next_effect()
+            except InterpreterCorruption as exc:
+                return await self._finish(interp, Finished(
+                    status="FAILED", vars=interp.state.vars,
+                    error={"category": "InterpreterError", "message": str(exc), "stepPath": interp.current_path}))
+            if isinstance(effect, Finished):
+                return await self._finish(interp, effect)
+            outcome = await self._perform(interp, effect)
+            try:
+                interp.resume(outcome)
+            except InterpreterCorruption as exc:
+                return await self._finish(interp, Finished(
+                    status="FAILED", vars=interp.state.vars,
+                    error={"category": "InterpreterError", "message": str(exc), "stepPath": interp.current_path}))
+
+    async def _perform(self, interp: Interpreter, effect: Any) -> Outcome:
+        if isinstance(effect, RunAction):
+            return await self._run_action(interp, effect)
+        if isinstance(effect, Sleep):
+            return await self._sleep(interp, effect)
+        if isinstance(effect, WaitEvent):
+            return await self._wait_event(interp, effect)
+        if isinstance(effect, HumanTask):
+            return await self._human_task(interp, effect)
+        if isinstance(effect, StartChild):
+            return await self._child(interp, effect)
+        raise InterpreterCorruption(f"unknown effect {effect!r}")
+
+    # -- effects ----------------------------------------------------------------------------------
+
+    async def _run_action(self, interp: Interpreter, effect: RunAction) -> Outcome:
+        request = c.ActionRequest(
+            tenant=self._input.tenant,
+            run_id=self._input.run_id,
+            workflow_id=self._loaded.workflow_id,
+            action=effect,
+            projection=self._projection(interp, status="RUNNING"),
+        )
+        outcome: ActionSucceeded | ActionFailed = await workflow.execute_activity(
+            c.RUN_ACTION,
+            request,
+            result_type=c.ActionOutcome,  # type: ignore[arg-type]
+            start_to_close_timeout=_ACTION_TIMEOUT,
+            retry_policy=_INFRA_RETRY,
+        )
+        return outcome
+
+    async def _sleep(self, interp: Interpreter, effect: Sleep) -> Outcome:
+        now = workflow.now()
+        if not effect.is_wait:
+            await self._flush(interp)
+            await workflow.sleep(timedelta(milliseconds=effect.duration_ms))
+            return TimerFired()
+        record = c.WaitRecord(seq=effect.seq, step_path=effect.path, wait_type="time", status="WAITING",
+                              timeout_at=now + timedelta(milliseconds=effect.duration_ms))
+        await self._open(interp, record)
+        await workflow.sleep(timedelta(milliseconds=effect.duration_ms))
+        self._close(status="RESOLVED")
+        return TimerFired()
+
+    async def _wait_event(self, interp: Interpreter, effect: WaitEvent) -> Outcome:
+        timeout = None if effect.timeout_ms is None else timedelta(milliseconds=effect.timeout_ms)
+        record = c.WaitRecord(
+            seq=effect.seq, step_path=effect.path, wait_type="event", status="WAITING",
+            event_name=effect.event_name, correlation_key=effect.correlation_key, filters=effect.filters,
+            timeout_at=None if timeout is None else workflow.now() + timeout,
+        )
+        # Only events that arrive once this wait is announced can satisfy it.
+        mark = len(self._events)
+        await self._open(interp, record)
+        matched: list[c.EventSignal] = []
+
+        def ready() -> bool:
+            for signal in self._events[mark:]:
+                if event_matches(effect, event_name=signal.event_name,
+                                 correlation_key=signal.correlation_key, payload=signal.payload):
+                    matched.append(signal)
+                    return True
+            return False
+
+        try:
+            await workflow.wait_condition(ready, timeout=timeout)
+        except TimeoutError:
+            self._close(status="TIMED_OUT")
+            return WaitTimedOut()
+        self._close(status="RESOLVED", payload=matched[0].payload)
+        return WaitResolved(value=matched[0].payload)
+
+    async def _human_task(self, interp: Interpreter, effect: HumanTask) -> Outcome:
+        task_id = str(workflow.uuid4())
+        timeout = None if effect.timeout_ms is None else timedelta(milliseconds=effect.timeout_ms)
+        timeout_at = None if timeout is None else workflow.now() + timeout
+        task = c.TaskRecord(
+            task_id=task_id, seq=effect.seq, step_path=effect.path, status="OPEN", task_type=effect.task_type,
+            title=effect.title, description=effect.description, form_schema=effect.form_schema,
+            context_data=effect.context_data, timeout_at=timeout_at,
+        )
+        wait = c.WaitRecord(seq=effect.seq, step_path=effect.path, wait_type="human", status="WAITING",
+                            event_name=effect.task_type, correlation_key=task_id, timeout_at=timeout_at)
+        await self._open(interp, wait, task)
+        try:
+            await workflow.wait_condition(lambda: task_id in self._completions, timeout=timeout)
+        except TimeoutError:
+            self._close(status="TIMED_OUT")
+            return WaitTimedOut()
+        done = self._completions.pop(task_id)
+        self._close(status="RESOLVED", payload=done.response, completed_by=done.completed_by)
+        return WaitResolved(value=done.response)
+
+    async def _child(self, interp: Interpreter, effect: StartChild) -> Outcome:
+        await self._flush(interp)
+        child: c.ChildRun = await workflow.execute_local_activity(
+            c.CREATE_CHILD_RUN,
+            c.ChildRunRequest(
+                tenant=self._input.tenant, parent_run_id=self._input.run_id, child_run_id=str(workflow.uuid4()),
+                workflow_id=effect.workflow_id, workflow_version=effect.workflow_version, payload=effect.payload,
+                step_path=effect.path,
+            ),
+            result_type=c.ChildRun,
+            start_to_close_timeout=_LOCAL_TIMEOUT,
+            retry_policy=_INFRA_RETRY,
+        )
+        if child.error is not None:
+            return ChildFailed(category="ChildWorkflowError", message=child.error)
+        try:
+            result: c.RunResult = await workflow.execute_child_workflow(
+                RunWorkflow.run,
+                c.RunInput(tenant=self._input.tenant, run_id=child.run_id),
+                id=workflow_id_for_run(child.run_id),
+                task_queue=TASK_QUEUE,
+                result_type=c.RunResult,
+            )
+        except ChildWorkflowError as exc:
+            cause = exc.cause
+            if isinstance(cause, ApplicationError):
+                return ChildFailed(category=cause.type or "ChildWorkflowError", message=cause.message)
+            return ChildFailed(category="ChildWorkflowError", message=str(cause or exc))
+        return ChildSucceeded(result=result.model_dump(mode="json", include={"payload", "vars", "output"}))
+
+    # -- waits ------------------------------------------------------------------------------------
+
+    async def _open(self, interp: Interpreter, wait: c.WaitRecord, task: c.TaskRecord | None = None) -> None:
+        """Announce a wait (and its task) in the read-model before blocking on it."""
+        self._open_wait, self._open_task = wait, task
+        await self._flush(interp, status="WAITING", waits=[wait], tasks=[task] if task else [])
+
+    def _close(self, *, status: str, payload: Any = None, completed_by: str | None = None) -> None:
+        """Close the open wait (and task); the change is projected with the next write."""
+        now = workflow.now()
+        if self._open_wait is not None:
+            self._resolved_waits.append(
+                self._open_wait.model_copy(update={"status": status, "payload": payload, "resolved_at": now})
+            )
+        if self._open_task is not None:
+            task_status = {"RESOLVED": "COMPLETED"}.get(status, status)
+            self._resolved_tasks.append(
+                self._open_task.model_copy(
+                    update={"status": task_status, "response": payload, "completed_by": completed_by,
+                            "completed_at": now}
+                )
+            )
+        self._open_wait, self._open_task = None, None
+
+    # -- projections ------------------------------------------------------------------------------
+
+    def _projection(
+        self,
+        interp: Interpreter,
+        *,
+        status: c.RunStatus | None,
+        waits: list[c.WaitRecord] | None = None,
+        tasks: list[c.TaskRecord] | None = None,
+        final: tuple[Any, dict[str, Any] | None] | None = None,
+    ) -> c.Projection:
+        """Everything not yet projected; ``final`` is (output, error) when the run is over."""
+        state = interp.state
+        patch = c.RunPatch(status=status, current_step_path=interp.current_path, step_count=state.step_rows)
+        if state.vars_dirty or final is not None:
+            patch.vars = state.vars
+            state.vars_dirty = False
+        if final is not None:
+            patch.output, patch.error = final
+            patch.completed_at = workflow.now()
+        projection = c.Projection(
+            tenant=self._input.tenant,
+            run_id=self._input.run_id,
+            steps=interp.drain_records(),
+            waits=[*self._resolved_waits, *(waits or [])],
+            tasks=[*self._resolved_tasks, *(tasks or [])],
+            run=patch,
+        )
+        self._resolved_waits, self._resolved_tasks = [], []
+        return projection
+
+    async def _flush(
+        self,
+        interp: Interpreter,
+        *,
+        status: c.RunStatus | None = "RUNNING",
+        waits: list[c.WaitRecord] | None = None,
+        tasks: list[c.TaskRecord] | None = None,
+        final: tuple[Any, dict[str, Any] | None] | None = None,
+    ) -> None:
+        projection = self._projection(interp, status=status, waits=waits, tasks=tasks, final=final)
+        await workflow.execute_local_activity(
+            c.PROJECT, projection, start_to_close_timeout=_LOCAL_TIMEOUT, retry_policy=_INFRA_RETRY
+        )
+
+    async def _finish(self, interp: Interpreter, finished: Finished) -> c.RunResult:
+        await self._flush(interp, status=finished.status, final=(finished.output, finished.error))
+        if finished.status == "FAILED":
+            error = finished.error or {}
+            raise ApplicationError(
+                str(error.get("message", "run failed")),
+                error,
+                type=str(error.get("category", "WorkflowFailed")),
+                non_retryable=True,
+            )
+        return c.RunResult(status="SUCCEEDED", payload=self._loaded.payload, vars=finished.vars,
+                           output=finished.output)
+
+    async def _project_cancel(self, interp: Interpreter) -> None:
+        interp.cancel(workflow.now())
+        self._close(status="CANCELED")
+        error = {"category": "Canceled", "message": "canceled by request", "stepPath": interp.current_path}
+        await self._flush(interp, status="CANCELED", final=(None, error))

@@ -1,0 +1,1 @@
+"""The ``runstudio`` command line."""

@@ -1,0 +1,13 @@
+"""One module per command group; ``register_all`` mounts them on the root app."""
+
+import typer
+
+
+def register_all(app: typer.Typer) -> None:
+    """Attach every command group to ``app``."""
+    from runstudio.commands import admin, runs, services, worker
+
+    services.register(app)
+    admin.register(app)
+    worker.register(app)
+    runs.register(app)

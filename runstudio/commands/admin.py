@@ -1,0 +1,59 @@
+"""Stack administration: ``migrate`` and ``doctor``."""
+
+import typer
+
+from engine.config import load_settings
+from engine.services import doctor
+from engine.stack import resolve_endpoints
+from engine.store import migrations
+from engine.store.db import connect
+from runstudio.context import options, run_async
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``migrate`` and ``doctor`` to the root app."""
+    app.command("migrate")(migrate_command)
+    app.command("doctor")(doctor_command)
+
+
+def migrate_command() -> None:
+    """Apply pending database migrations in order (safe to run again, and from several processes)."""
+
+    async def go() -> list[migrations.Migration]:
+        endpoints = await resolve_endpoints(load_settings(), need_temporal=False)
+        conn = await connect(endpoints.database_url)
+        try:
+            return await migrations.migrate(conn)
+        finally:
+            await conn.close()
+
+    applied = run_async(go())
+    if not applied:
+        typer.echo("Database schema is current; nothing to apply.")
+    for migration in applied:
+        typer.echo(f"applied {migration.label}")
+
+
+def doctor_command(ctx: typer.Context) -> None:
+    """Check the database, migrations, Temporal, workers on the task queue and stuck runs."""
+    tenant = options(ctx).tenant
+
+    async def go() -> list[doctor.Check]:
+        endpoints = await resolve_endpoints(load_settings())
+        return await doctor.run_checks(
+            database_url=endpoints.database_url,
+            temporal_address=endpoints.temporal_address,
+            temporal_namespace=endpoints.temporal_namespace,
+            tenant=tenant,
+        )
+
+    checks = run_async(go())
+    width = max(len(c.name) for c in checks)
+    for check in checks:
+        mark = "ok  " if check.ok else "FAIL"
+        line = f"{mark} {check.name:<{width}}  {check.detail}"
+        if not check.ok and check.fix:
+            line += f" — {check.fix}"
+        typer.echo(line)
+    if not all(c.ok for c in checks):
+        raise typer.Exit(1)

@@ -1,0 +1,167 @@
+"""Authoring and running: ``publish``, ``definitions``, ``start``, ``runs``, ``show``."""
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from engine.config import load_settings
+from engine.services.context import ServiceContext, open_services
+from runstudio.context import options, run_async
+from runstudio.output import print_json, print_table, read_payload_option
+
+STATUSES = ("RUNNING", "WAITING", "SUCCEEDED", "FAILED", "CANCELED")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the authoring and run commands to the root app."""
+    app.command("publish")(publish_command)
+    app.command("definitions")(definitions_command)
+    app.command("start")(start_command)
+    app.command("runs")(runs_command)
+    app.command("show")(show_command)
+
+
+def _with_services(ctx: typer.Context, work: Any) -> Any:
+    async def go() -> Any:
+        async with open_services(load_settings(), tenant=options(ctx).tenant) as services:
+            return await work(services)
+
+    return run_async(go())
+
+
+def publish_command(
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., help="JSON file with one workflow definition.", exists=True, dir_okay=False),
+) -> None:
+    """Validate a definition file and publish it as an immutable version; every problem is listed."""
+    from engine.dsl.validate import DefinitionInvalid
+    from engine.services.publish import publish_definition
+
+    try:
+        raw = json.loads(file.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        typer.echo(f"error: {file} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", err=True)
+        raise typer.Exit(1) from exc
+
+    async def work(services: ServiceContext) -> Any:
+        return await publish_definition(services, raw)
+
+    try:
+        published = _with_services(ctx, work)
+    except DefinitionInvalid as exc:
+        typer.echo(f"error: {file} is not a valid definition ({len(exc.problems)} problem(s)):", err=True)
+        for problem in exc.problems:
+            typer.echo(f"  {problem.path}: {problem.message}", err=True)
+        raise typer.Exit(1) from exc
+    print_json({"workflow_id": published.workflow_id, "version": published.version,
+                "definition_hash": published.definition_hash, "created": published.created})
+
+
+def definitions_command(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """List published definitions with their latest version."""
+    from engine.store import definitions
+
+    async def work(services: ServiceContext) -> Any:
+        return await definitions.list_latest(services.pool, tenant=services.tenant)
+
+    items = _with_services(ctx, work)
+    if as_json:
+        print_json([i.model_dump(mode="json") for i in items])
+        return
+    if not items:
+        typer.echo("No definitions published yet; `runstudio publish FILE` adds one.")
+        return
+    print_table(
+        ["WORKFLOW", "VERSION", "TRIGGER", "NAME"],
+        [[i.workflow_id, str(i.latest_version),
+          i.trigger_type + (f":{i.trigger_event_name}" if i.trigger_event_name else ""), i.name] for i in items],
+    )
+
+
+def start_command(
+    ctx: typer.Context,
+    workflow_id: str = typer.Argument(..., help="Id of the published workflow."),
+    version: int | None = typer.Option(None, "--version", help="Version to run (default: latest)."),
+    payload: str | None = typer.Option(None, "--payload", help="Input as JSON, or @FILE to read it from a file."),
+) -> None:
+    """Start a run on Temporal and print its id as JSON: {"run_id": …}."""
+    from engine.services.launch import launch_run
+
+    data = read_payload_option(payload)
+
+    async def work(services: ServiceContext) -> Any:
+        return await launch_run(services, workflow_id=workflow_id, version=version, payload=data)
+
+    print_json({"run_id": _with_services(ctx, work)})
+
+
+def runs_command(
+    ctx: typer.Context,
+    status: str | None = typer.Option(None, "--status", help=f"Only runs in this status ({', '.join(STATUSES)})."),
+    workflow: str | None = typer.Option(None, "--workflow", help="Only runs of this workflow id."),
+    limit: int = typer.Option(50, "--limit", min=1, max=1000, help="How many runs (newest first)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """List runs, newest first."""
+    from engine.services.runs import list_runs
+
+    if status is not None and status.upper() not in STATUSES:
+        raise typer.BadParameter(f"unknown status {status!r}; use one of {', '.join(STATUSES)}", param_hint="--status")
+
+    async def work(services: ServiceContext) -> Any:
+        return await list_runs(services, status=status.upper() if status else None, workflow_id=workflow, limit=limit)
+
+    items = _with_services(ctx, work)
+    if as_json:
+        print_json([
+            {"run_id": r.run_id, "workflow_id": r.workflow_id, "workflow_version": r.workflow_version,
+             "status": r.status, "trigger": r.trigger, "stuck": r.stuck, "started_at": r.started_at,
+             "step_count": r.step_count, "completed_at": r.completed_at}
+            for r in items
+        ])
+        return
+    if not items:
+        typer.echo("No runs match.")
+        return
+    now = datetime.now(UTC)
+    print_table(
+        ["RUN", "STATUS", "WORKFLOW", "TRIGGER", "STARTED", "STEPS"],
+        [[r.run_id, r.status + (" (stuck)" if r.stuck else ""), f"{r.workflow_id}@{r.workflow_version}",
+          r.trigger, f"{int((now - r.started_at).total_seconds())}s ago", str(r.step_count)] for r in items],
+    )
+
+
+def show_command(
+    ctx: typer.Context,
+    run_id: str = typer.Argument(..., help="The run's id."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Show one run: status, redacted input, vars, steps, waits and invocations."""
+    from engine.services.runs import get_run_detail
+
+    async def work(services: ServiceContext) -> Any:
+        return await get_run_detail(services, run_id)
+
+    detail = _with_services(ctx, work)
+    if as_json:
+        print_json(detail.model_dump(mode="json"))
+        return
+    typer.echo(f"run       {detail.run_id}")
+    typer.echo(f"workflow  {detail.workflow_id}@{detail.workflow_version}  trigger {detail.trigger}")
+    typer.echo(f"status    {detail.status}{'  STUCK: no step after 60 s' if detail.stuck else ''}")
+    if detail.error:
+        typer.echo(f"error     {detail.error.get('category')}: {detail.error.get('message')}")
+    typer.echo(f"input     {json.dumps(detail.input, ensure_ascii=False)}")
+    typer.echo(f"vars      {json.dumps(detail.vars, ensure_ascii=False)}")
+    if detail.output is not None:
+        typer.echo(f"output    {json.dumps(detail.output, ensure_ascii=False)}")
+    typer.echo("steps:")
+    for s in detail.steps:
+        duration = f"{s.duration_ms} ms" if s.duration_ms is not None else "…"
+        error = f"  {s.error.get('category')}: {s.error.get('message')}" if s.error else ""
+        typer.echo(f"  {s.path:<32} {s.step_id:<16} {s.status:<9} #{s.attempt} {duration}{error}")
+    for w in detail.waits:
+        typer.echo(f"wait: {w.wait_type} {w.event_name or ''} key={w.key} {w.status}")

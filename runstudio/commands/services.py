@@ -1,0 +1,77 @@
+"""``runstudio services start|stop|status``: the embedded Postgres and Temporal dev server (SPEC §2)."""
+
+import shlex
+
+import typer
+
+from engine import devstack
+from engine.config import load_settings
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``services`` command group to the root app."""
+    services_app = typer.Typer(
+        name="services",
+        help="Start, stop and inspect the embedded Postgres and Temporal dev server "
+        "(data under RUNSTUDIO_HOME, default ./.runstudio).",
+        no_args_is_help=True,
+    )
+    services_app.command("start")(start_command)
+    services_app.command("stop")(stop_command)
+    services_app.command("status")(status_command)
+    app.add_typer(services_app, name="services")
+
+
+def start_command(
+    print_env: bool = typer.Option(
+        False,
+        "--print-env",
+        help="Print only `export VAR=…` lines for the stack (use with eval) and leave it running.",
+    ),
+) -> None:
+    """Start the embedded Postgres and Temporal dev server, or reuse them if already running."""
+    settings = load_settings()
+    home = settings.home.expanduser().resolve()
+    if settings.database_url is not None or settings.temporal_address is not None:
+        # Other commands prefer the configured services; say so rather than leave it to surprise.
+        typer.echo(
+            "note: RUNSTUDIO_DATABASE_URL / TEMPORAL_ADDRESS are set, so other commands use those "
+            "services instead of this embedded stack.",
+            err=True,
+        )
+    typer.echo(f"Starting the embedded stack in {home} …", err=True)
+    endpoints = devstack.start(home)
+    if print_env:
+        typer.echo(f"export RUNSTUDIO_DATABASE_URL={shlex.quote(endpoints.database_url)}")
+        typer.echo(f"export TEMPORAL_ADDRESS={shlex.quote(endpoints.temporal_address)}")
+        typer.echo(f"export TEMPORAL_NAMESPACE={shlex.quote(endpoints.temporal_namespace)}")
+        return
+    stack = devstack.status(home)
+    for service in (stack.postgres, stack.temporal):
+        typer.echo(_status_line(service))
+    typer.echo(f"data dir  {home}")
+    typer.echo("Stop them with `runstudio services stop`.")
+
+
+def stop_command() -> None:
+    """Stop the embedded Postgres and Temporal dev server of this home directory."""
+    home = load_settings().home.expanduser().resolve()
+    stopped = devstack.stop(home)
+    if not stopped:
+        typer.echo(f"Nothing was running for {home}.")
+    for line in stopped:
+        typer.echo(f"stopped {line}")
+
+
+def status_command() -> None:
+    """Show whether the embedded Postgres and Temporal dev server are running (always exits 0)."""
+    stack = devstack.status(load_settings().home)
+    for service in (stack.postgres, stack.temporal):
+        typer.echo(_status_line(service))
+
+
+def _status_line(service: devstack.ServiceStatus) -> str:
+    if not service.running:
+        return f"{service.name:<9} stopped   (data {service.data_path})"
+    state = "running" if service.ready else "running, not answering"
+    return f"{service.name:<9} {state}  pid {service.pid}  {service.address}"

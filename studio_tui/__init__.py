@@ -1,0 +1,1 @@
+"""The Textual studio. It talks only to ``engine.services``."""

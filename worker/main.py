@@ -1,0 +1,61 @@
+"""Runs the Temporal worker on ``TASK_QUEUE`` until SIGTERM/SIGINT, then shuts down gracefully."""
+
+import asyncio
+import logging
+import signal
+from collections.abc import Sequence
+from datetime import timedelta
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from engine.actions.registry import default_registry
+from engine.config import Settings
+from engine.stack import resolve_endpoints
+from engine.store.db import create_pool
+from engine.temporal import TASK_QUEUE
+from engine.temporal import client as temporal_client
+from engine.temporal.activities import Activities
+from engine.temporal.workflow import RunWorkflow
+
+log = logging.getLogger("runstudio.worker")
+
+# Modules the workflow sandbox shares with the host instead of re-importing them for every workflow:
+# they are deterministic, and re-importing pydantic and jsonata per run would dominate its cost.
+PASSTHROUGH_MODULES: Sequence[str] = ("engine", "pydantic", "pydantic_core", "jsonata", "annotated_types")
+
+
+def build_worker(client: Client, activities: Activities) -> Worker:
+    """The worker for the one task queue, with the one workflow and its activities."""
+    return Worker(
+        client,
+        task_queue=TASK_QUEUE,
+        workflows=[RunWorkflow],
+        activities=activities.all(),
+        workflow_runner=SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
+        ),
+        graceful_shutdown_timeout=timedelta(seconds=10),
+    )
+
+
+async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+    """Connect, poll ``TASK_QUEUE`` and return once ``stop`` is set (or on SIGTERM/SIGINT)."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    endpoints = await resolve_endpoints(settings)
+    pool = await create_pool(endpoints.database_url)
+    try:
+        client = await temporal_client.connect(endpoints.temporal_address, endpoints.temporal_namespace)
+        activities = Activities(pool=pool, registry=default_registry(), http_allowed_hosts=settings.http_allowed_hosts)
+        async with build_worker(client, activities):
+            log.info("worker polling task queue %s on %s (namespace %s)", TASK_QUEUE,
+                     endpoints.temporal_address, endpoints.temporal_namespace)
+            await stop.wait()
+            log.info("worker stopping: finishing in-flight tasks")
+    finally:
+        await pool.close()
+    log.info("worker stopped")
