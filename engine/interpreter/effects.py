@@ -100,7 +100,13 @@ class Finished(_Model):
     error: dict[str, Any] | None = None
 
 
-Effect = RunAction | Sleep | WaitEvent | HumanTask | StartChild | Finished
+class Checkpoint(_Model):
+    """Enough steps have run: the driver should persist the state and continue as new."""
+
+    kind: Literal["checkpoint"] = "checkpoint"
+
+
+Effect = RunAction | Sleep | WaitEvent | HumanTask | StartChild | Finished | Checkpoint
 
 
 class ActionSucceeded(_Model):

@@ -17,6 +17,7 @@ from engine.interpreter.effects import (
     ActionFailed,
     ActionSucceeded,
     ChildFailed,
+    Checkpoint,
     ChildSucceeded,
     Effect,
     Finished,
@@ -69,8 +70,10 @@ class Interpreter:
         payload: dict[str, Any],
         meta: Mapping[str, Any],
         env: expressions.EvalEnv,
+        checkpoint_every: int | None = None,
     ) -> None:
         self.definition = definition
+        self.checkpoint_every = checkpoint_every
         self.state = state
         self.payload = payload
         self.meta = dict(meta)
@@ -90,6 +93,8 @@ class Interpreter:
                     raise InterpreterCorruption(f"effect for {pending.path} is still awaiting its outcome")
                 pending.emitted = True
                 return pending.effect
+            if self.checkpoint_every is not None and self.state.steps_since_checkpoint >= self.checkpoint_every:
+                return Checkpoint()
             frame = self._top()
             if frame.kind != "block":
                 raise InterpreterCorruption(f"container frame {frame.path} on top of the stack")
@@ -253,8 +258,10 @@ class Interpreter:
         )
 
     def _wait_duration(self, step: m.TimeWaitStep, path: str) -> int:
-        duration = self._millis(step.duration_ms, path, "durationMs")
-        if duration is not None:
+        if step.duration_ms is not None:
+            duration = self._millis(step.duration_ms, path, "durationMs")
+            if duration is None:
+                raise BusinessError.of("ExpressionError", "durationMs evaluated to null", path, step.id)
             return duration
         until = self._resolve(step.until, path)
         try:
@@ -479,6 +486,8 @@ class Interpreter:
         if value is None:
             return None
         resolved = self._resolve(value, path)
+        if resolved is None:
+            return None
         if not isinstance(resolved, int | float) or isinstance(resolved, bool):
             raise BusinessError.of("ExpressionError", f"{name} must be a number, got {resolved!r}", path,
                                    self._step(path).id)

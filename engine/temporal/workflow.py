@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.interpreter.effects import (
         ActionFailed,
         ActionSucceeded,
+        Checkpoint,
         ChildFailed,
         ChildSucceeded,
         Finished,
@@ -126,6 +127,7 @@ class RunWorkflow:
                 "tenant": run_input.tenant,
             },
             env=expressions.EvalEnv(now=workflow.now, random=lambda: workflow.random().random()),
+            checkpoint_every=CHECKPOINT_EVERY,
         )
         self._interp = interp
         try:
@@ -136,11 +138,6 @@ class RunWorkflow:
 
     async def _drive(self, interp: Interpreter) -> c.RunResult:
         while True:
-            if interp.state.pending is None and interp.state.steps_since_checkpoint >= CHECKPOINT_EVERY:
-                await self._flush(interp, status="RUNNING")
-                interp.state.steps_since_checkpoint = 0
-                workflow.continue_as_new(c.RunInput(tenant=self._input.tenant, run_id=self._input.run_id,
-                                                    checkpoint=interp.state))
             try:
                 effect = interp.next_effect()
             except InterpreterCorruption as exc:
@@ -149,6 +146,11 @@ class RunWorkflow:
                     error={"category": "InterpreterError", "message": str(exc), "stepPath": interp.current_path}))
             if isinstance(effect, Finished):
                 return await self._finish(interp, effect)
+            if isinstance(effect, Checkpoint):
+                await self._flush(interp, status="RUNNING")
+                interp.state.steps_since_checkpoint = 0
+                workflow.continue_as_new(c.RunInput(tenant=self._input.tenant, run_id=self._input.run_id,
+                                                    checkpoint=interp.state))
             outcome = await self._perform(interp, effect)
             try:
                 interp.resume(outcome)
