@@ -45,7 +45,8 @@ async def publish_definition(
         return any(w == workflow_id and (version is None or v == version) for w, v in candidates)
 
     definition = validate_definition(raw, action_exists=registry.exists, workflow_exists=workflow_exists)
-    document = definition.model_dump(mode="json", by_alias=True, exclude_none=True)
+    # The version stores the definition as authored (validated), and its hash is of that document.
+    document: dict[str, Any] = raw
     digest = definition_hash(document)
     trigger = definition.trigger
     async with ctx.pool.acquire() as conn:
