@@ -26,6 +26,13 @@ log = logging.getLogger("runstudio.worker")
 PASSTHROUGH_MODULES: Sequence[str] = ("engine", "pydantic", "pydantic_core", "jsonata", "annotated_types")
 
 
+def build_sandbox_runner() -> SandboxedWorkflowRunner:
+    """The workflow sandbox with our deterministic modules passed through (worker and replayer alike)."""
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
+    )
+
+
 def build_worker(client: Client, activities: Activities) -> Worker:
     """The worker for the one task queue, with the one workflow and its activities."""
     return Worker(
@@ -33,9 +40,7 @@ def build_worker(client: Client, activities: Activities) -> Worker:
         task_queue=TASK_QUEUE,
         workflows=[RunWorkflow],
         activities=activities.all(),
-        workflow_runner=SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
-        ),
+        workflow_runner=build_sandbox_runner(),
         graceful_shutdown_timeout=timedelta(seconds=10),
     )
 
