@@ -1,5 +1,6 @@
 """Reading runs for people: keyset pages of summaries and the full (redacted) detail of one run."""
 
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -130,7 +131,7 @@ async def redact_paths_for(ctx: ServiceContext, run: RunRow) -> list[str]:
 
 async def get_run_detail(ctx: ServiceContext, run_id: str) -> RunDetail:
     """The redacted detail of one run; ``RunNotFound`` if it does not exist for this tenant."""
-    run = await _get(ctx, run_id)
+    run = await get_run(ctx, run_id)
     paths = await redact_paths_for(ctx, run)
     step_rows = await steps.steps(ctx.pool, tenant=ctx.tenant, run_id=run.run_id)
     wait_rows = await steps.waits(ctx.pool, tenant=ctx.tenant, run_id=run.run_id)
@@ -157,11 +158,17 @@ async def get_run_detail(ctx: ServiceContext, run_id: str) -> RunDetail:
     )
 
 
-async def _get(ctx: ServiceContext, run_id: str) -> RunRow:
+def parse_run_id(run_id: str) -> str:
+    """The canonical form of a run id; ``RunNotFound`` if it is not a UUID at all."""
     try:
-        run = await runs.get(ctx.pool, tenant=ctx.tenant, run_id=run_id)
+        return str(uuid.UUID(run_id))
     except ValueError:
-        run = None
+        raise RunNotFound(f"{run_id!r} is not a run id (a UUID); `runstudio runs` lists them") from None
+
+
+async def get_run(ctx: ServiceContext, run_id: str) -> RunRow:
+    """The stored run (unredacted input: for services, never for display); ``RunNotFound`` if absent."""
+    run = await runs.get(ctx.pool, tenant=ctx.tenant, run_id=parse_run_id(run_id))
     if run is None:
         raise RunNotFound(f"no run {run_id!r} for tenant {ctx.tenant!r}; `runstudio runs` lists them")
     return run
