@@ -11,8 +11,9 @@ from typing import Any, Final
 
 PLACEHOLDER: Final = "[REDACTED]"
 
-_SENSITIVE = re.compile(r"pass(word|wd|phrase)?$|secret|token|apikey|authorization|credential|privatekey|cookie|session",
-                        re.IGNORECASE)
+_SENSITIVE = re.compile(
+    r"pass(word|wd|phrase)?$|secret|token|apikey|authorization|credential|privatekey|cookie|session", re.IGNORECASE
+)
 
 
 def is_sensitive_key(key: str) -> bool:
@@ -60,8 +61,9 @@ def redacted_paths(value: Any, paths: Iterable[str] = ()) -> set[tuple[str | int
     return found
 
 
-def _collect(value: Any, paths: list[tuple[str, ...]], here: tuple[str | int, ...],
-             found: set[tuple[str | int, ...]]) -> None:
+def _collect(
+    value: Any, paths: list[tuple[str, ...]], here: tuple[str | int, ...], found: set[tuple[str | int, ...]]
+) -> None:
     if any(len(p) == 0 for p in paths):
         found.add(here)
         return

@@ -187,7 +187,9 @@ async def services(
     from engine.services.context import ServiceContext
     from engine.stack import Endpoints
 
-    endpoints = Endpoints(database_url=engine_database_url, temporal_address=temporal_address,
-                          temporal_namespace="default")
-    return ServiceContext(pool=engine_pool, endpoints=endpoints, tenant=f"t-{uuid.uuid4().hex[:12]}",
-                          _client=temporal_client)
+    endpoints = Endpoints(
+        database_url=engine_database_url, temporal_address=temporal_address, temporal_namespace="default"
+    )
+    return ServiceContext(
+        pool=engine_pool, endpoints=endpoints, tenant=f"t-{uuid.uuid4().hex[:12]}", _client=temporal_client
+    )

@@ -46,19 +46,27 @@ def build_worker(client: Client, activities: Activities) -> Worker:
 
 
 async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
-    """Connect, poll ``TASK_QUEUE`` and return once ``stop`` is set (or on SIGTERM/SIGINT)."""
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    """Connect, poll ``TASK_QUEUE`` and return once ``stop`` is set.
+
+    Without a ``stop`` event the worker owns the process and stops on SIGTERM/SIGINT.
+    """
+    if stop is None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
     endpoints = await resolve_endpoints(settings)
     pool = await create_pool(endpoints.database_url)
     try:
         client = await temporal_client.connect(endpoints.temporal_address, endpoints.temporal_namespace)
         activities = Activities(pool=pool, registry=default_registry(), http_allowed_hosts=settings.http_allowed_hosts)
         async with build_worker(client, activities):
-            log.info("worker polling task queue %s on %s (namespace %s)", TASK_QUEUE,
-                     endpoints.temporal_address, endpoints.temporal_namespace)
+            log.info(
+                "worker polling task queue %s on %s (namespace %s)",
+                TASK_QUEUE,
+                endpoints.temporal_address,
+                endpoints.temporal_namespace,
+            )
             await stop.wait()
             log.info("worker stopping: finishing in-flight tasks")
     finally:

@@ -124,6 +124,4 @@ def _dump_output(spec: ActionSpec, result: object) -> dict[str, Any]:
     try:
         return result.model_dump(mode="json", by_alias=True)
     except pydantic_core.PydanticSerializationError as exc:
-        raise ActionError(
-            ErrorCategory.INTERNAL, f"{spec.label} returned output that is not JSON: {exc}"
-        ) from exc
+        raise ActionError(ErrorCategory.INTERNAL, f"{spec.label} returned output that is not JSON: {exc}") from exc

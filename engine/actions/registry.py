@@ -51,9 +51,7 @@ class ActionRegistry:
             return self._specs[(name, version)]
         except KeyError:
             known = ", ".join(spec.label for spec in self.specs()) or "(none)"
-            raise ActionError(
-                ErrorCategory.VALIDATION, f"unknown action {name} v{version}; known: {known}"
-            ) from None
+            raise ActionError(ErrorCategory.VALIDATION, f"unknown action {name} v{version}; known: {known}") from None
 
     def exists(self, name: str, version: int) -> bool:
         """Tell whether ``name`` at ``version`` is registered."""
@@ -76,9 +74,7 @@ def default_registry() -> ActionRegistry:
     return registry
 
 
-def load_plugins(
-    registry: ActionRegistry, entry_points: Iterable[importlib.metadata.EntryPoint] | None = None
-) -> None:
+def load_plugins(registry: ActionRegistry, entry_points: Iterable[importlib.metadata.EntryPoint] | None = None) -> None:
     """Register the specs of ``entry_points`` (default: the installed ``runstudio.actions`` group).
 
     Raises :class:`PluginLoadError` naming the first entry point that fails; the specs of entry

@@ -16,8 +16,8 @@ from engine.dsl.paths import PathError, set_path
 from engine.interpreter.effects import (
     ActionFailed,
     ActionSucceeded,
-    ChildFailed,
     Checkpoint,
+    ChildFailed,
     ChildSucceeded,
     Effect,
     Finished,
@@ -163,8 +163,9 @@ class Interpreter:
             self.state.pending = PendingStep(attempt=1, started_at=now, effect=effect, **base)
 
         def done(status: str = "SUCCEEDED", error: dict[str, Any] | None = None) -> None:
-            record = StepRecord(attempt=1, status=status, started_at=now, completed_at=self.env.now(),
-                                error=error, **base)  # type: ignore[arg-type]
+            record = StepRecord(
+                attempt=1, status=status, started_at=now, completed_at=self.env.now(), error=error, **base
+            )
             self._emit(record)
 
         try:
@@ -183,8 +184,9 @@ class Interpreter:
                 if items is None:
                     items = []
                 if not isinstance(items, list):
-                    raise BusinessError.of("ExpressionError", f"forEach items must be a list, got {type(items).__name__}",
-                                           path, step.id)
+                    raise BusinessError.of(
+                        "ExpressionError", f"forEach items must be a list, got {type(items).__name__}", path, step.id
+                    )
                 frame = Frame(kind="forEach", path=path, seq=seq, started_at=now, items=items)
                 self._push_container(frame)
                 self._next_item(frame)
@@ -194,8 +196,11 @@ class Interpreter:
             elif isinstance(step, m.CallWorkflowStep):
                 payload = self._resolve(step.input_mapping, path)
                 version = None if step.workflow_version == "latest" else int(step.workflow_version)
-                pending(StartChild(seq=seq, path=path, workflow_id=step.workflow_id, workflow_version=version,
-                                   payload=payload))
+                pending(
+                    StartChild(
+                        seq=seq, path=path, workflow_id=step.workflow_id, workflow_version=version, payload=payload
+                    )
+                )
             elif isinstance(step, m.ReturnStep):
                 output = self._resolve(step.output, path) if step.output is not None else None
                 done()
@@ -314,8 +319,9 @@ class Interpreter:
             self._advance()
         elif isinstance(outcome, WaitTimedOut) and isinstance(step, m.EventWaitStep | m.HumanTaskStep):
             what = "event" if isinstance(step, m.EventWaitStep) else "human task"
-            error = error_info("TimeoutError", f"{what} wait timed out after {step.timeout_ms} ms",
-                               pending.path, step.id)
+            error = error_info(
+                "TimeoutError", f"{what} wait timed out after {step.timeout_ms} ms", pending.path, step.id
+            )
             self._record(pending, "FAILED", now, error)
             raise BusinessError(error)
         elif isinstance(outcome, ChildSucceeded) and isinstance(step, m.CallWorkflowStep):
@@ -335,7 +341,9 @@ class Interpreter:
         else:
             raise InterpreterCorruption(f"outcome {outcome.kind} does not fit step {step.type} at {pending.path}")
 
-    def _action_failed(self, step: m.ActionCallStep, pending: PendingStep, outcome: ActionFailed, now: datetime) -> None:
+    def _action_failed(
+        self, step: m.ActionCallStep, pending: PendingStep, outcome: ActionFailed, now: datetime
+    ) -> None:
         error = error_info(outcome.category, outcome.message, pending.path, step.id, outcome.details)
         self._record(pending, "FAILED", now, error)
         policy = step.retry
@@ -346,8 +354,9 @@ class Interpreter:
         if retryable and pending.attempt < policy.max_attempts:
             assert isinstance(pending.effect, RunAction)
             delay = policy.backoff_ms * policy.backoff_multiplier ** (pending.attempt - 1)
-            backoff = Sleep(seq=pending.seq, path=pending.path, duration_ms=int(min(delay, policy.max_delay_ms)),
-                            is_wait=False)
+            backoff = Sleep(
+                seq=pending.seq, path=pending.path, duration_ms=int(min(delay, policy.max_delay_ms)), is_wait=False
+            )
             self.state.pending = pending.model_copy(
                 update={"effect": backoff, "emitted": False, "retry_action": pending.effect}
             )
@@ -472,8 +481,7 @@ class Interpreter:
 
     def _resolve(self, value: Any, path: str, *, context: Mapping[str, Any] | None = None) -> Any:
         try:
-            return expressions.resolve(value, self._context() if context is None else context, self.env,
-                                       step_path=path)
+            return expressions.resolve(value, self._context() if context is None else context, self.env, step_path=path)
         except expressions.ExpressionError as exc:
             raise BusinessError.of("ExpressionError", str(exc), path, self._step(path).id) from exc
 
@@ -489,8 +497,9 @@ class Interpreter:
         if resolved is None:
             return None
         if not isinstance(resolved, int | float) or isinstance(resolved, bool):
-            raise BusinessError.of("ExpressionError", f"{name} must be a number, got {resolved!r}", path,
-                                   self._step(path).id)
+            raise BusinessError.of(
+                "ExpressionError", f"{name} must be a number, got {resolved!r}", path, self._step(path).id
+            )
         return int(resolved)
 
     def _save(self, target: str | None, value: Any, pending: PendingStep, now: datetime) -> None:
@@ -528,8 +537,9 @@ class Interpreter:
     def _emit(self, record: StepRecord) -> None:
         self.state.outbox.append(record)
 
-    def _record_of(self, pending: PendingStep, status: str, error: dict[str, Any] | None,
-                   completed_at: datetime | None = None) -> StepRecord:
+    def _record_of(
+        self, pending: PendingStep, status: str, error: dict[str, Any] | None, completed_at: datetime | None = None
+    ) -> StepRecord:
         return StepRecord(
             seq=pending.seq,
             attempt=pending.attempt,
@@ -537,7 +547,7 @@ class Interpreter:
             step_id=pending.step_id,
             step_type=pending.step_type,
             iteration=pending.iteration,
-            status=status,  # type: ignore[arg-type]
+            status=status,
             started_at=pending.started_at,
             completed_at=completed_at,
             error=error,
@@ -557,7 +567,7 @@ class Interpreter:
                 step_id=step.id,
                 step_type=step.type,
                 iteration=self._iteration_outside(frame),
-                status=status,  # type: ignore[arg-type]
+                status=status,
                 started_at=frame.started_at,
                 completed_at=self.env.now(),
                 error=error,

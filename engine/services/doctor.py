@@ -2,8 +2,8 @@
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import asyncpg
 from temporalio.client import Client
@@ -42,7 +42,9 @@ async def run_checks(
     checks: list[Check] = []
     conn = await _attempt(lambda: connect(database_url))
     if isinstance(conn, Exception):
-        checks.append(Check("database", False, f"cannot connect: {conn}", "start Postgres or fix RUNSTUDIO_DATABASE_URL"))
+        checks.append(
+            Check("database", False, f"cannot connect: {conn}", "start Postgres or fix RUNSTUDIO_DATABASE_URL")
+        )
         checks.append(Check("migrations", False, "database unreachable", "fix the database check first"))
     else:
         checks.append(Check("database", True, "reachable"))

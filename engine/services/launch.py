@@ -47,8 +47,15 @@ async def launch_run(
         )
     check_payload(pinned.definition, payload)
     run_id = str(uuid.uuid4())
-    await runs.insert_run(ctx.pool, tenant=ctx.tenant, run_id=run_id, version=pinned, payload=payload,
-                          trigger=trigger, trigger_metadata=trigger_metadata)
+    await runs.insert_run(
+        ctx.pool,
+        tenant=ctx.tenant,
+        run_id=run_id,
+        version=pinned,
+        payload=payload,
+        trigger=trigger,
+        trigger_metadata=trigger_metadata,
+    )
     try:
         client = await ctx.temporal()
         await client.start_workflow(
@@ -59,7 +66,8 @@ async def launch_run(
         )
     except Exception as exc:
         reason = f"{type(exc).__name__}: {exc}"
-        await runs.mark_start_failed(ctx.pool, tenant=ctx.tenant, run_id=run_id,
-                                     error={"category": "StartRefused", "message": reason})
+        await runs.mark_start_failed(
+            ctx.pool, tenant=ctx.tenant, run_id=run_id, error={"category": "StartRefused", "message": reason}
+        )
         raise LaunchFailed(run_id, reason) from exc
     return run_id

@@ -24,7 +24,9 @@ def parse_payload_text(text: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise PayloadRejected([f"payload is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"]) from exc
+        raise PayloadRejected(
+            [f"payload is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"]
+        ) from exc
     if not isinstance(value, dict):
         raise PayloadRejected([f"payload must be a JSON object, got {type(value).__name__}"])
     return value

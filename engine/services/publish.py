@@ -28,9 +28,7 @@ class Published(BaseModel):
     created: bool
 
 
-async def publish_definition(
-    ctx: ServiceContext, raw: Any, *, registry: ActionRegistry | None = None
-) -> Published:
+async def publish_definition(ctx: ServiceContext, raw: Any, *, registry: ActionRegistry | None = None) -> Published:
     """Validate ``raw`` (raising ``DefinitionInvalid`` with every problem) and store it.
 
     Re-publishing an identical version is a no-op; a different definition under an existing version
@@ -51,13 +49,21 @@ async def publish_definition(
     trigger = definition.trigger
     async with ctx.pool.acquire() as conn:
         created = await definitions.insert_version(
-            conn, tenant=ctx.tenant, workflow_id=definition.id, version=definition.version, name=definition.name,
-            definition=document, definition_hash=digest, trigger_type=trigger.type,
-            trigger_event_name=getattr(trigger, "event_name", None), published_by=getpass.getuser(),
+            conn,
+            tenant=ctx.tenant,
+            workflow_id=definition.id,
+            version=definition.version,
+            name=definition.name,
+            definition=document,
+            definition_hash=digest,
+            trigger_type=trigger.type,
+            trigger_event_name=getattr(trigger, "event_name", None),
+            published_by=getpass.getuser(),
         )
         if not created:
-            existing = await definitions.get_version(conn, tenant=ctx.tenant, workflow_id=definition.id,
-                                                     version=definition.version)
+            existing = await definitions.get_version(
+                conn, tenant=ctx.tenant, workflow_id=definition.id, version=definition.version
+            )
             if existing is None or existing.definition_hash != digest:
                 raise VersionConflict(
                     f"{definition.id} v{definition.version} is already published with different content; "

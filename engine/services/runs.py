@@ -111,21 +111,31 @@ async def list_runs(
     limit: int = 100,
 ) -> list[RunSummary]:
     """One keyset page of runs, newest first."""
-    rows = await runs.list_page(ctx.pool, tenant=ctx.tenant, status=status, workflow_id=workflow_id, after=after,
-                                limit=limit)
+    rows = await runs.list_page(
+        ctx.pool, tenant=ctx.tenant, status=status, workflow_id=workflow_id, after=after, limit=limit
+    )
     now = ctx.clock()
     return [
-        RunSummary(run_id=r.run_id, workflow_id=r.workflow_id, workflow_version=r.workflow_version, status=r.status,
-                   trigger=r.trigger, stuck=is_stuck(r, now), started_at=r.started_at, completed_at=r.completed_at,
-                   step_count=r.step_count)
+        RunSummary(
+            run_id=r.run_id,
+            workflow_id=r.workflow_id,
+            workflow_version=r.workflow_version,
+            status=r.status,
+            trigger=r.trigger,
+            stuck=is_stuck(r, now),
+            started_at=r.started_at,
+            completed_at=r.completed_at,
+            step_count=r.step_count,
+        )
         for r in rows
     ]
 
 
 async def redact_paths_for(ctx: ServiceContext, run: RunRow) -> list[str]:
     """The definition's ``redact`` paths for this run (none if the version is gone)."""
-    version = await definitions.get_version(ctx.pool, tenant=ctx.tenant, workflow_id=run.workflow_id,
-                                            version=run.workflow_version)
+    version = await definitions.get_version(
+        ctx.pool, tenant=ctx.tenant, workflow_id=run.workflow_id, version=run.workflow_version
+    )
     return list(version.definition.get("redact", [])) if version else []
 
 
@@ -138,22 +148,67 @@ async def get_run_detail(ctx: ServiceContext, run_id: str) -> RunDetail:
     invocation_rows = await steps.invocations(ctx.pool, tenant=ctx.tenant, run_id=run.run_id)
     children = await runs.children(ctx.pool, tenant=ctx.tenant, run_id=run.run_id)
     return RunDetail(
-        run_id=run.run_id, status=run.status, workflow_id=run.workflow_id, workflow_version=run.workflow_version,
-        engine=run.engine, trigger=run.trigger, trigger_metadata=run.trigger_metadata,
-        input=redact(run.input, paths), vars=redact(run.vars), output=redact(run.output), error=run.error,
-        parent_run_id=run.parent_run_id, root_run_id=run.root_run_id, stuck=is_stuck(run, ctx.clock()),
-        current_step_path=run.current_step_path, step_count=run.step_count, started_at=run.started_at,
+        run_id=run.run_id,
+        status=run.status,
+        workflow_id=run.workflow_id,
+        workflow_version=run.workflow_version,
+        engine=run.engine,
+        trigger=run.trigger,
+        trigger_metadata=run.trigger_metadata,
+        input=redact(run.input, paths),
+        vars=redact(run.vars),
+        output=redact(run.output),
+        error=run.error,
+        parent_run_id=run.parent_run_id,
+        root_run_id=run.root_run_id,
+        stuck=is_stuck(run, ctx.clock()),
+        current_step_path=run.current_step_path,
+        step_count=run.step_count,
+        started_at=run.started_at,
         completed_at=run.completed_at,
-        steps=[StepView(path=s.path, step_id=s.step_id, type=s.step_type, status=s.status, attempt=s.attempt,
-                        iteration=s.iteration, started_at=s.started_at, completed_at=s.completed_at,
-                        duration_ms=s.duration_ms, error=s.error) for s in step_rows],
-        waits=[WaitView(wait_type=w.wait_type, status=w.status, event_name=w.event_name, key=w.correlation_key,
-                        step_path=w.step_path, timeout_at=w.timeout_at, payload=redact(w.payload),
-                        created_at=w.created_at, resolved_at=w.resolved_at) for w in wait_rows],
-        invocations=[InvocationView(action=i.action, version=i.action_version, status=i.status,
-                                    idempotency_key=i.idempotency_key, attempt=i.attempt, step_path=i.step_path,
-                                    input=redact(i.input), output=redact(i.output), error=i.error)
-                     for i in invocation_rows],
+        steps=[
+            StepView(
+                path=s.path,
+                step_id=s.step_id,
+                type=s.step_type,
+                status=s.status,
+                attempt=s.attempt,
+                iteration=s.iteration,
+                started_at=s.started_at,
+                completed_at=s.completed_at,
+                duration_ms=s.duration_ms,
+                error=s.error,
+            )
+            for s in step_rows
+        ],
+        waits=[
+            WaitView(
+                wait_type=w.wait_type,
+                status=w.status,
+                event_name=w.event_name,
+                key=w.correlation_key,
+                step_path=w.step_path,
+                timeout_at=w.timeout_at,
+                payload=redact(w.payload),
+                created_at=w.created_at,
+                resolved_at=w.resolved_at,
+            )
+            for w in wait_rows
+        ],
+        invocations=[
+            InvocationView(
+                action=i.action,
+                version=i.action_version,
+                status=i.status,
+                idempotency_key=i.idempotency_key,
+                attempt=i.attempt,
+                step_path=i.step_path,
+                input=redact(i.input),
+                output=redact(i.output),
+                error=i.error,
+            )
+            for i in invocation_rows
+        ],
         child_run_ids=[c.run_id for c in children],
     )
 

@@ -1,8 +1,12 @@
 """asyncpg connections with JSON codecs, so jsonb columns read and write plain Python values."""
 
 import json
+from typing import TypeAlias
 
 import asyncpg
+
+Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
+"""Anything queries can run on: a connection (possibly in a transaction) or the pool."""
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -23,4 +27,3 @@ async def connect(database_url: str) -> asyncpg.Connection:
     conn: asyncpg.Connection = await asyncpg.connect(database_url)
     await _init_connection(conn)
     return conn
-

@@ -6,6 +6,8 @@ from typing import Any
 import asyncpg
 from pydantic import BaseModel
 
+from engine.store.db import Conn
+
 UPSERT_DEFINITION = """
 INSERT INTO workflow_definitions (tenant, workflow_id, latest_version, name)
 VALUES ($1, $2, $3, $4)
@@ -74,9 +76,6 @@ class DefinitionSummary(BaseModel):
     published_at: datetime
 
 
-Conn = asyncpg.Connection | asyncpg.Pool
-
-
 async def insert_version(
     conn: asyncpg.Connection,
     *,
@@ -93,8 +92,17 @@ async def insert_version(
     """Insert a version (and bump the definition's latest); False when that version already exists."""
     async with conn.transaction():
         await conn.execute(UPSERT_DEFINITION, tenant, workflow_id, version, name)
-        status = await conn.execute(INSERT_VERSION, tenant, workflow_id, version, definition, definition_hash,
-                                    trigger_type, trigger_event_name, published_by)
+        status = await conn.execute(
+            INSERT_VERSION,
+            tenant,
+            workflow_id,
+            version,
+            definition,
+            definition_hash,
+            trigger_type,
+            trigger_event_name,
+            published_by,
+        )
     return bool(status.endswith(" 1"))
 
 

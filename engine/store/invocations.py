@@ -53,8 +53,9 @@ async def begin(
     input_json: Any,
 ) -> Begun:
     """Claim the key for an attempt, unless it already succeeded."""
-    row = await conn.fetchrow(BEGIN, tenant, idempotency_key, run_id, seq, step_path, action, action_version,
-                              input_json)
+    row = await conn.fetchrow(
+        BEGIN, tenant, idempotency_key, run_id, seq, step_path, action, action_version, input_json
+    )
     if row is not None:
         return Begun(invocation_id=row["id"], attempt=row["attempt"])
     done = await conn.fetchrow(STORED_OUTPUT, tenant, idempotency_key)

@@ -7,7 +7,8 @@ INSERT INTO workflow_run_logs (tenant, run_id, step_path, level, message) VALUES
 """
 
 
-async def append(conn: asyncpg.Connection | asyncpg.Pool, *, tenant: str, run_id: str, step_path: str, level: str,
-                 message: str) -> None:
+async def append(
+    conn: asyncpg.Connection | asyncpg.Pool, *, tenant: str, run_id: str, step_path: str, level: str, message: str
+) -> None:
     """Record one log line."""
     await conn.execute(APPEND, tenant, run_id, step_path, level, message)

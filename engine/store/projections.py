@@ -8,8 +8,8 @@ from typing import Any
 
 import asyncpg
 
-from engine.temporal.contracts import Projection, RunPatch, TaskRecord, WaitRecord
 from engine.interpreter.effects import StepRecord
+from engine.temporal.contracts import Projection, RunPatch, TaskRecord, WaitRecord
 
 UPSERT_STEP = """
 INSERT INTO workflow_run_steps (tenant, run_id, seq, attempt, path, step_id, step_type, iteration, status,
@@ -59,18 +59,58 @@ def _step_args(tenant: str, run_id: str, s: StepRecord) -> tuple[Any, ...]:
     duration = None
     if s.completed_at is not None:
         duration = int((s.completed_at - s.started_at).total_seconds() * 1000)
-    return (tenant, run_id, s.seq, s.attempt, s.path, s.step_id, s.step_type, s.iteration, s.status,
-            s.started_at, s.completed_at, duration, s.error)
+    return (
+        tenant,
+        run_id,
+        s.seq,
+        s.attempt,
+        s.path,
+        s.step_id,
+        s.step_type,
+        s.iteration,
+        s.status,
+        s.started_at,
+        s.completed_at,
+        duration,
+        s.error,
+    )
 
 
 def _wait_args(tenant: str, run_id: str, w: WaitRecord) -> tuple[Any, ...]:
-    return (tenant, run_id, w.seq, w.step_path, w.wait_type, w.event_name, w.correlation_key, w.filters,
-            w.timeout_at, w.status, w.payload, w.resolved_at)
+    return (
+        tenant,
+        run_id,
+        w.seq,
+        w.step_path,
+        w.wait_type,
+        w.event_name,
+        w.correlation_key,
+        w.filters,
+        w.timeout_at,
+        w.status,
+        w.payload,
+        w.resolved_at,
+    )
 
 
 def _task_args(tenant: str, run_id: str, t: TaskRecord) -> tuple[Any, ...]:
-    return (tenant, t.task_id, run_id, t.seq, t.step_path, t.task_type, t.title, t.description, t.form_schema,
-            t.context_data, t.status, t.timeout_at, t.response, t.completed_by, t.completed_at)
+    return (
+        tenant,
+        t.task_id,
+        run_id,
+        t.seq,
+        t.step_path,
+        t.task_type,
+        t.title,
+        t.description,
+        t.form_schema,
+        t.context_data,
+        t.status,
+        t.timeout_at,
+        t.response,
+        t.completed_by,
+        t.completed_at,
+    )
 
 
 def _run_args(tenant: str, run_id: str, p: RunPatch) -> tuple[Any, ...]:

@@ -6,10 +6,9 @@ from typing import Any
 import asyncpg
 from pydantic import BaseModel
 
+from engine.store.db import Conn
 from engine.store.definitions import DefinitionVersion
 from engine.temporal import workflow_id_for_run
-
-Conn = asyncpg.Connection | asyncpg.Pool
 
 INSERT_RUN = """
 INSERT INTO workflow_runs (tenant, run_id, workflow_id, workflow_version, status, engine, temporal_workflow_id,
@@ -138,8 +137,18 @@ async def insert_run(
 ) -> None:
     """Write a new RUNNING run pinned to ``version`` (engine is always 'temporal')."""
     await conn.execute(
-        INSERT_RUN, tenant, run_id, version.workflow_id, version.version, workflow_id_for_run(run_id),
-        version.definition_hash, parent_run_id, root_run_id, payload, trigger, trigger_metadata or {},
+        INSERT_RUN,
+        tenant,
+        run_id,
+        version.workflow_id,
+        version.version,
+        workflow_id_for_run(run_id),
+        version.definition_hash,
+        parent_run_id,
+        root_run_id,
+        payload,
+        trigger,
+        trigger_metadata or {},
     )
 
 
@@ -156,9 +165,15 @@ async def insert_child(
     """Write a child run linked to its parent and to the parent's root (idempotent on ``run_id``)."""
     root = await conn.fetchval(PARENT_ROOT, tenant, parent_run_id)
     await insert_run(
-        conn, tenant=tenant, run_id=run_id, version=version, payload=payload, trigger="child",
+        conn,
+        tenant=tenant,
+        run_id=run_id,
+        version=version,
+        payload=payload,
+        trigger="child",
         trigger_metadata={"parentRunId": parent_run_id, "parentStepPath": step_path},
-        parent_run_id=parent_run_id, root_run_id=str(root) if root else parent_run_id,
+        parent_run_id=parent_run_id,
+        root_run_id=str(root) if root else parent_run_id,
     )
 
 
@@ -167,9 +182,13 @@ async def load_for_execution(conn: Conn, *, tenant: str, run_id: str, temporal_r
     row = await conn.fetchrow(LOAD_FOR_EXECUTION, tenant, run_id, temporal_run_id)
     if row is None:
         return None
-    return ExecutionRow(workflow_id=row["workflow_id"], workflow_version=row["workflow_version"],
-                        definition_hash=row["definition_hash"], payload=row["input_json"],
-                        definition=row["definition"])
+    return ExecutionRow(
+        workflow_id=row["workflow_id"],
+        workflow_version=row["workflow_version"],
+        definition_hash=row["definition_hash"],
+        payload=row["input_json"],
+        definition=row["definition"],
+    )
 
 
 async def mark_start_failed(conn: Conn, *, tenant: str, run_id: str, error: dict[str, Any]) -> None:

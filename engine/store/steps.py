@@ -3,10 +3,9 @@
 from datetime import datetime
 from typing import Any
 
-import asyncpg
 from pydantic import BaseModel
 
-Conn = asyncpg.Connection | asyncpg.Pool
+from engine.store.db import Conn
 
 RUN_STEPS = """
 SELECT seq, attempt, path, step_id, step_type, iteration, status, started_at, completed_at, duration_ms, error_json
@@ -78,8 +77,10 @@ class InvocationRow(BaseModel):
 
 async def steps(conn: Conn, *, tenant: str, run_id: str) -> list[StepRow]:
     """Every step attempt of a run, in execution order."""
-    return [StepRow(error=r["error_json"], **{k: v for k, v in dict(r).items() if k != "error_json"})
-            for r in await conn.fetch(RUN_STEPS, tenant, run_id)]
+    return [
+        StepRow(error=r["error_json"], **{k: v for k, v in dict(r).items() if k != "error_json"})
+        for r in await conn.fetch(RUN_STEPS, tenant, run_id)
+    ]
 
 
 async def waits(conn: Conn, *, tenant: str, run_id: str) -> list[WaitRow]:

@@ -36,11 +36,15 @@ class Activities:
     async def load_run(self, request: c.LoadRunRequest) -> c.LoadedRun:
         """Load the run's pinned definition, check its hash, and note the Temporal run id."""
         async with self.pool.acquire() as conn:
-            row = await runs.load_for_execution(conn, tenant=request.tenant, run_id=request.run_id,
-                                                temporal_run_id=request.temporal_run_id)
+            row = await runs.load_for_execution(
+                conn, tenant=request.tenant, run_id=request.run_id, temporal_run_id=request.temporal_run_id
+            )
         if row is None:
-            raise ApplicationError(f"run {request.run_id} or its definition version does not exist",
-                                   type="DefinitionMismatch", non_retryable=True)
+            raise ApplicationError(
+                f"run {request.run_id} or its definition version does not exist",
+                type="DefinitionMismatch",
+                non_retryable=True,
+            )
         actual = definition_hash(row.definition)
         if actual != row.definition_hash:
             raise ApplicationError(
@@ -49,8 +53,12 @@ class Activities:
                 type="DefinitionMismatch",
                 non_retryable=True,
             )
-        return c.LoadedRun(workflow_id=row.workflow_id, workflow_version=row.workflow_version,
-                           definition=row.definition, payload=row.payload)
+        return c.LoadedRun(
+            workflow_id=row.workflow_id,
+            workflow_version=row.workflow_version,
+            definition=row.definition,
+            payload=row.payload,
+        )
 
     @activity.defn(name=c.PROJECT)
     async def project(self, projection: c.Projection) -> None:
@@ -66,25 +74,43 @@ class Activities:
         raise, so Temporal retries the activity until the database is back.
         """
         effect = request.action
-        async with self.pool.acquire() as conn:
-            async with conn.transaction():
-                await projections.apply(conn, request.projection)
-                begun = await invocations.begin(
-                    conn, tenant=request.tenant, idempotency_key=effect.idempotency_key, run_id=request.run_id,
-                    seq=effect.seq, step_path=effect.path, action=effect.action, action_version=effect.version,
-                    input_json=effect.input,
-                )
+        async with self.pool.acquire() as conn, conn.transaction():
+            await projections.apply(conn, request.projection)
+            begun = await invocations.begin(
+                conn,
+                tenant=request.tenant,
+                idempotency_key=effect.idempotency_key,
+                run_id=request.run_id,
+                seq=effect.seq,
+                step_path=effect.path,
+                action=effect.action,
+                action_version=effect.version,
+                input_json=effect.input,
+            )
         if begun.invocation_id is None:
             return ActionSucceeded(output=begun.stored_output)
 
         async def log(level: str, message: str) -> None:
-            await logs.append(self.pool, tenant=request.tenant, run_id=request.run_id, step_path=effect.path,
-                              level=level, message=message)
+            await logs.append(
+                self.pool,
+                tenant=request.tenant,
+                run_id=request.run_id,
+                step_path=effect.path,
+                level=level,
+                message=message,
+            )
 
         ctx = ActionContext(
-            tenant=request.tenant, run_id=request.run_id, workflow_id=request.workflow_id, step_path=effect.path,
-            step_id=effect.step_id, attempt=effect.attempt, idempotency_key=effect.idempotency_key, db=self.pool,
-            log=log, http_allowed_hosts=self.http_allowed_hosts,
+            tenant=request.tenant,
+            run_id=request.run_id,
+            workflow_id=request.workflow_id,
+            step_path=effect.path,
+            step_id=effect.step_id,
+            attempt=effect.attempt,
+            idempotency_key=effect.idempotency_key,
+            db=self.pool,
+            log=log,
+            http_allowed_hosts=self.http_allowed_hosts,
         )
         try:
             spec = self.registry.get(effect.action, effect.version)
@@ -100,17 +126,26 @@ class Activities:
     async def create_child_run(self, request: c.ChildRunRequest) -> c.ChildRun:
         """Create the child's run row (parent/root linkage) unless it exists; report why it cannot."""
         async with self.pool.acquire() as conn:
-            version = await definitions.get_version(conn, tenant=request.tenant, workflow_id=request.workflow_id,
-                                                    version=request.workflow_version)
+            version = await definitions.get_version(
+                conn, tenant=request.tenant, workflow_id=request.workflow_id, version=request.workflow_version
+            )
             if version is None:
                 wanted = "latest" if request.workflow_version is None else f"v{request.workflow_version}"
-                return c.ChildRun(run_id=request.child_run_id,
-                                  error=f"child workflow {request.workflow_id} ({wanted}) is not published")
+                return c.ChildRun(
+                    run_id=request.child_run_id,
+                    error=f"child workflow {request.workflow_id} ({wanted}) is not published",
+                )
             try:
                 check_payload(version.definition, request.payload)
             except PayloadRejected as exc:
                 return c.ChildRun(run_id=request.child_run_id, error=f"child payload rejected: {exc}")
-            await runs.insert_child(conn, tenant=request.tenant, run_id=request.child_run_id,
-                                    parent_run_id=request.parent_run_id, version=version, payload=request.payload,
-                                    step_path=request.step_path)
+            await runs.insert_child(
+                conn,
+                tenant=request.tenant,
+                run_id=request.child_run_id,
+                parent_run_id=request.parent_run_id,
+                version=version,
+                payload=request.payload,
+                step_path=request.step_path,
+            )
         return c.ChildRun(run_id=request.child_run_id, workflow_version=version.version)

@@ -7,7 +7,7 @@ no extra round trip.
 
 import asyncio
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -33,8 +33,8 @@ with workflow.unsafe.imports_passed_through():
         WaitResolved,
         WaitTimedOut,
     )
-    from engine.interpreter.machine import Interpreter
     from engine.interpreter.errors import InterpreterCorruption
+    from engine.interpreter.machine import Interpreter
     from engine.interpreter.matching import event_matches
     from engine.interpreter.state import InterpreterState
     from engine.temporal import TASK_QUEUE, WORKFLOW_NAME, workflow_id_for_run
@@ -44,8 +44,9 @@ CHECKPOINT_EVERY = 250
 """Continue-as-new after this many interpreted steps, carrying the interpreter state."""
 
 # Projection and bookkeeping activities retry until the database answers: nothing may be lost.
-_INFRA_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), backoff_coefficient=2.0,
-                           maximum_interval=timedelta(seconds=30))
+_INFRA_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200), backoff_coefficient=2.0, maximum_interval=timedelta(seconds=30)
+)
 _LOCAL_TIMEOUT = timedelta(seconds=30)
 _ACTION_TIMEOUT = timedelta(minutes=5)
 
@@ -109,8 +110,7 @@ class RunWorkflow:
         self._input = run_input
         loaded: c.LoadedRun = await workflow.execute_local_activity(
             c.LOAD_RUN,
-            c.LoadRunRequest(tenant=run_input.tenant, run_id=run_input.run_id,
-                             temporal_run_id=workflow.info().run_id),
+            c.LoadRunRequest(tenant=run_input.tenant, run_id=run_input.run_id, temporal_run_id=workflow.info().run_id),
             result_type=c.LoadedRun,
             start_to_close_timeout=_LOCAL_TIMEOUT,
             retry_policy=RetryPolicy(maximum_attempts=5, non_retryable_error_types=["DefinitionMismatch"]),
@@ -141,23 +141,34 @@ class RunWorkflow:
             try:
                 effect = interp.next_effect()
             except InterpreterCorruption as exc:
-                return await self._finish(interp, Finished(
-                    status="FAILED", vars=interp.state.vars,
-                    error={"category": "InterpreterError", "message": str(exc), "stepPath": interp.current_path}))
+                return await self._finish(
+                    interp,
+                    Finished(
+                        status="FAILED",
+                        vars=interp.state.vars,
+                        error={"category": "InterpreterError", "message": str(exc), "stepPath": interp.current_path},
+                    ),
+                )
             if isinstance(effect, Finished):
                 return await self._finish(interp, effect)
             if isinstance(effect, Checkpoint):
                 await self._flush(interp, status="RUNNING")
                 interp.state.steps_since_checkpoint = 0
-                workflow.continue_as_new(c.RunInput(tenant=self._input.tenant, run_id=self._input.run_id,
-                                                    checkpoint=interp.state))
+                workflow.continue_as_new(
+                    c.RunInput(tenant=self._input.tenant, run_id=self._input.run_id, checkpoint=interp.state)
+                )
             outcome = await self._perform(interp, effect)
             try:
                 interp.resume(outcome)
             except InterpreterCorruption as exc:
-                return await self._finish(interp, Finished(
-                    status="FAILED", vars=interp.state.vars,
-                    error={"category": "InterpreterError", "message": str(exc), "stepPath": interp.current_path}))
+                return await self._finish(
+                    interp,
+                    Finished(
+                        status="FAILED",
+                        vars=interp.state.vars,
+                        error={"category": "InterpreterError", "message": str(exc), "stepPath": interp.current_path},
+                    ),
+                )
 
     async def _perform(self, interp: Interpreter, effect: Any) -> Outcome:
         if isinstance(effect, RunAction):
@@ -185,7 +196,7 @@ class RunWorkflow:
         outcome: ActionSucceeded | ActionFailed = await workflow.execute_activity(
             c.RUN_ACTION,
             request,
-            result_type=c.ActionOutcome,  # type: ignore[arg-type]
+            result_type=cast(type, c.ActionOutcome),
             start_to_close_timeout=_ACTION_TIMEOUT,
             retry_policy=_INFRA_RETRY,
         )
@@ -197,8 +208,13 @@ class RunWorkflow:
             await self._flush(interp)
             await workflow.sleep(timedelta(milliseconds=effect.duration_ms))
             return TimerFired()
-        record = c.WaitRecord(seq=effect.seq, step_path=effect.path, wait_type="time", status="WAITING",
-                              timeout_at=now + timedelta(milliseconds=effect.duration_ms))
+        record = c.WaitRecord(
+            seq=effect.seq,
+            step_path=effect.path,
+            wait_type="time",
+            status="WAITING",
+            timeout_at=now + timedelta(milliseconds=effect.duration_ms),
+        )
         await self._open(interp, record)
         await workflow.sleep(timedelta(milliseconds=effect.duration_ms))
         self._close(status="RESOLVED")
@@ -207,8 +223,13 @@ class RunWorkflow:
     async def _wait_event(self, interp: Interpreter, effect: WaitEvent) -> Outcome:
         timeout = None if effect.timeout_ms is None else timedelta(milliseconds=effect.timeout_ms)
         record = c.WaitRecord(
-            seq=effect.seq, step_path=effect.path, wait_type="event", status="WAITING",
-            event_name=effect.event_name, correlation_key=effect.correlation_key, filters=effect.filters,
+            seq=effect.seq,
+            step_path=effect.path,
+            wait_type="event",
+            status="WAITING",
+            event_name=effect.event_name,
+            correlation_key=effect.correlation_key,
+            filters=effect.filters,
             timeout_at=None if timeout is None else workflow.now() + timeout,
         )
         # Only events that arrive once this wait is announced can satisfy it.
@@ -218,8 +239,9 @@ class RunWorkflow:
 
         def ready() -> bool:
             for signal in self._events[mark:]:
-                if event_matches(effect, event_name=signal.event_name,
-                                 correlation_key=signal.correlation_key, payload=signal.payload):
+                if event_matches(
+                    effect, event_name=signal.event_name, correlation_key=signal.correlation_key, payload=signal.payload
+                ):
                     matched.append(signal)
                     return True
             return False
@@ -237,12 +259,26 @@ class RunWorkflow:
         timeout = None if effect.timeout_ms is None else timedelta(milliseconds=effect.timeout_ms)
         timeout_at = None if timeout is None else workflow.now() + timeout
         task = c.TaskRecord(
-            task_id=task_id, seq=effect.seq, step_path=effect.path, status="OPEN", task_type=effect.task_type,
-            title=effect.title, description=effect.description, form_schema=effect.form_schema,
-            context_data=effect.context_data, timeout_at=timeout_at,
+            task_id=task_id,
+            seq=effect.seq,
+            step_path=effect.path,
+            status="OPEN",
+            task_type=effect.task_type,
+            title=effect.title,
+            description=effect.description,
+            form_schema=effect.form_schema,
+            context_data=effect.context_data,
+            timeout_at=timeout_at,
         )
-        wait = c.WaitRecord(seq=effect.seq, step_path=effect.path, wait_type="human", status="WAITING",
-                            event_name=effect.task_type, correlation_key=task_id, timeout_at=timeout_at)
+        wait = c.WaitRecord(
+            seq=effect.seq,
+            step_path=effect.path,
+            wait_type="human",
+            status="WAITING",
+            event_name=effect.task_type,
+            correlation_key=task_id,
+            timeout_at=timeout_at,
+        )
         await self._open(interp, wait, task)
         try:
             await workflow.wait_condition(lambda: task_id in self._completions, timeout=timeout)
@@ -258,8 +294,12 @@ class RunWorkflow:
         child: c.ChildRun = await workflow.execute_local_activity(
             c.CREATE_CHILD_RUN,
             c.ChildRunRequest(
-                tenant=self._input.tenant, parent_run_id=self._input.run_id, child_run_id=str(workflow.uuid4()),
-                workflow_id=effect.workflow_id, workflow_version=effect.workflow_version, payload=effect.payload,
+                tenant=self._input.tenant,
+                parent_run_id=self._input.run_id,
+                child_run_id=str(workflow.uuid4()),
+                workflow_id=effect.workflow_id,
+                workflow_version=effect.workflow_version,
+                payload=effect.payload,
                 step_path=effect.path,
             ),
             result_type=c.ChildRun,
@@ -274,7 +314,6 @@ class RunWorkflow:
                 c.RunInput(tenant=self._input.tenant, run_id=child.run_id),
                 id=workflow_id_for_run(child.run_id),
                 task_queue=TASK_QUEUE,
-                result_type=c.RunResult,
             )
         except ChildWorkflowError as exc:
             cause = exc.cause
@@ -301,8 +340,12 @@ class RunWorkflow:
             task_status = {"RESOLVED": "COMPLETED"}.get(status, status)
             self._resolved_tasks.append(
                 self._open_task.model_copy(
-                    update={"status": task_status, "response": payload, "completed_by": completed_by,
-                            "completed_at": now}
+                    update={
+                        "status": task_status,
+                        "response": payload,
+                        "completed_by": completed_by,
+                        "completed_at": now,
+                    }
                 )
             )
         self._open_wait, self._open_task = None, None
@@ -362,8 +405,7 @@ class RunWorkflow:
                 type=str(error.get("category", "WorkflowFailed")),
                 non_retryable=True,
             )
-        return c.RunResult(status="SUCCEEDED", payload=self._loaded.payload, vars=finished.vars,
-                           output=finished.output)
+        return c.RunResult(status="SUCCEEDED", payload=self._loaded.payload, vars=finished.vars, output=finished.output)
 
     async def _project_cancel(self, interp: Interpreter) -> None:
         interp.cancel(workflow.now())

@@ -5,8 +5,9 @@ import typer
 
 def register_all(app: typer.Typer) -> None:
     """Attach every command group to ``app``."""
-    from runstudio.commands import admin, runs, services, worker
+    from runstudio.commands import admin, runs, services, up, worker
 
+    up.register(app)
     services.register(app)
     admin.register(app)
     worker.register(app)

@@ -3,7 +3,7 @@
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -34,7 +34,7 @@ def _with_services(ctx: typer.Context, work: Any) -> Any:
 
 def publish_command(
     ctx: typer.Context,
-    file: Path = typer.Argument(..., help="JSON file with one workflow definition.", exists=True, dir_okay=False),
+    file: Annotated[Path, typer.Argument(help="JSON file with one workflow definition.", exists=True, dir_okay=False)],
 ) -> None:
     """Validate a definition file and publish it as an immutable version; every problem is listed."""
     from engine.dsl.validate import DefinitionInvalid
@@ -56,8 +56,14 @@ def publish_command(
         for problem in exc.problems:
             typer.echo(f"  {problem.path}: {problem.message}", err=True)
         raise typer.Exit(1) from exc
-    print_json({"workflow_id": published.workflow_id, "version": published.version,
-                "definition_hash": published.definition_hash, "created": published.created})
+    print_json(
+        {
+            "workflow_id": published.workflow_id,
+            "version": published.version,
+            "definition_hash": published.definition_hash,
+            "created": published.created,
+        }
+    )
 
 
 def definitions_command(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
@@ -76,8 +82,15 @@ def definitions_command(ctx: typer.Context, as_json: bool = typer.Option(False, 
         return
     print_table(
         ["WORKFLOW", "VERSION", "TRIGGER", "NAME"],
-        [[i.workflow_id, str(i.latest_version),
-          i.trigger_type + (f":{i.trigger_event_name}" if i.trigger_event_name else ""), i.name] for i in items],
+        [
+            [
+                i.workflow_id,
+                str(i.latest_version),
+                i.trigger_type + (f":{i.trigger_event_name}" if i.trigger_event_name else ""),
+                i.name,
+            ]
+            for i in items
+        ],
     )
 
 
@@ -116,12 +129,22 @@ def runs_command(
 
     items = _with_services(ctx, work)
     if as_json:
-        print_json([
-            {"run_id": r.run_id, "workflow_id": r.workflow_id, "workflow_version": r.workflow_version,
-             "status": r.status, "trigger": r.trigger, "stuck": r.stuck, "started_at": r.started_at,
-             "step_count": r.step_count, "completed_at": r.completed_at}
-            for r in items
-        ])
+        print_json(
+            [
+                {
+                    "run_id": r.run_id,
+                    "workflow_id": r.workflow_id,
+                    "workflow_version": r.workflow_version,
+                    "status": r.status,
+                    "trigger": r.trigger,
+                    "stuck": r.stuck,
+                    "started_at": r.started_at,
+                    "step_count": r.step_count,
+                    "completed_at": r.completed_at,
+                }
+                for r in items
+            ]
+        )
         return
     if not items:
         typer.echo("No runs match.")
@@ -129,8 +152,17 @@ def runs_command(
     now = datetime.now(UTC)
     print_table(
         ["RUN", "STATUS", "WORKFLOW", "TRIGGER", "STARTED", "STEPS"],
-        [[r.run_id, r.status + (" (stuck)" if r.stuck else ""), f"{r.workflow_id}@{r.workflow_version}",
-          r.trigger, f"{int((now - r.started_at).total_seconds())}s ago", str(r.step_count)] for r in items],
+        [
+            [
+                r.run_id,
+                r.status + (" (stuck)" if r.stuck else ""),
+                f"{r.workflow_id}@{r.workflow_version}",
+                r.trigger,
+                f"{int((now - r.started_at).total_seconds())}s ago",
+                str(r.step_count),
+            ]
+            for r in items
+        ],
     )
 
 

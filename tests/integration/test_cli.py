@@ -15,7 +15,11 @@ from tests.helpers import EXAMPLES, wait_for_run
 def runstudio(*args: str, env: dict[str, str], input_text: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", "from runstudio.cli import main; main()", *args],
-        env=env, capture_output=True, text=True, timeout=60, input=input_text,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        input=input_text,
     )
 
 
@@ -32,14 +36,20 @@ def test_publish_invalid_file_lists_every_problem_without_a_traceback(
     services: ServiceContext, env: dict[str, str], tmp_path: Path
 ) -> None:
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({
-        "id": "bad", "version": 1, "name": "Bad",
-        "steps": [
-            {"id": "a", "type": "action.call", "action": "no.such", "version": 1},
-            {"id": "a", "type": "state.assign", "assign": {"result": 1}},
-            {"id": "c", "type": "control.forEach", "items": [], "body": [], "concurrency": 4},
-        ],
-    }))
+    bad.write_text(
+        json.dumps(
+            {
+                "id": "bad",
+                "version": 1,
+                "name": "Bad",
+                "steps": [
+                    {"id": "a", "type": "action.call", "action": "no.such", "version": 1},
+                    {"id": "a", "type": "state.assign", "assign": {"result": 1}},
+                    {"id": "c", "type": "control.forEach", "items": [], "body": [], "concurrency": 4},
+                ],
+            }
+        )
+    )
     result = runstudio("--tenant", services.tenant, "publish", str(bad), env=env)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
@@ -67,8 +77,16 @@ def test_publish_then_start_then_runs_and_show_json_shapes(services: ServiceCont
     runs = runstudio(*tenant, "runs", "--json", env=env)
     items = json.loads(runs.stdout)
     assert [i["run_id"] for i in items] == [run_id]
-    assert set(items[0]) >= {"run_id", "workflow_id", "workflow_version", "status", "trigger", "stuck",
-                             "started_at", "step_count"}
+    assert set(items[0]) >= {
+        "run_id",
+        "workflow_id",
+        "workflow_version",
+        "status",
+        "trigger",
+        "stuck",
+        "started_at",
+        "step_count",
+    }
 
 
 async def test_show_json_shape_after_the_run(services: ServiceContext, env: dict[str, str]) -> None:
@@ -81,9 +99,24 @@ async def test_show_json_shape_after_the_run(services: ServiceContext, env: dict
     shown = runstudio("--tenant", services.tenant, "show", run_id, "--json", env=env)
     assert shown.returncode == 0, shown.stderr
     doc = json.loads(shown.stdout)
-    assert set(doc) >= {"run_id", "status", "workflow_id", "workflow_version", "engine", "trigger",
-                        "trigger_metadata", "input", "vars", "output", "error", "parent_run_id", "stuck", "steps",
-                        "waits", "invocations"}
+    assert set(doc) >= {
+        "run_id",
+        "status",
+        "workflow_id",
+        "workflow_version",
+        "engine",
+        "trigger",
+        "trigger_metadata",
+        "input",
+        "vars",
+        "output",
+        "error",
+        "parent_run_id",
+        "stuck",
+        "steps",
+        "waits",
+        "invocations",
+    }
     assert doc["status"] == "SUCCEEDED"
     assert set(doc["steps"][0]) >= {"path", "step_id", "type", "status", "attempt", "error"}
     assert set(doc["invocations"][0]) >= {"action", "status", "idempotency_key", "attempt"}
@@ -133,7 +166,8 @@ async def test_start_when_temporal_is_unreachable_marks_the_run_failed_with_the_
     assert result.returncode == 1
     assert "could not be started on Temporal" in result.stderr
     rows = await services.pool.fetch(
-        "SELECT status, error_json, completed_at FROM workflow_runs WHERE tenant = $1", services.tenant)
+        "SELECT status, error_json, completed_at FROM workflow_runs WHERE tenant = $1", services.tenant
+    )
     assert len(rows) == 1
     assert rows[0]["status"] == "FAILED"
     assert rows[0]["error_json"]["category"] == "StartRefused"

@@ -37,7 +37,10 @@ def start_worker(database_url: str, address: str) -> subprocess.Popen[bytes]:
     env = cli_env(RUNSTUDIO_DATABASE_URL=database_url, TEMPORAL_ADDRESS=address, TEMPORAL_NAMESPACE="default")
     return subprocess.Popen(
         [sys.executable, "-c", "from runstudio.cli import main; main()", "worker"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
     )
 
 
@@ -54,8 +57,9 @@ async def test_sigkilled_worker_mid_run_loses_nothing_and_repeats_no_side_effect
     client = private_temporal.client
     address = client.service_client.config.target_host
     pool: asyncpg.Pool = await create_pool(migrated_database_url)
-    services = ServiceContext(pool=pool, endpoints=Endpoints(migrated_database_url, address, "default"),
-                              tenant="crash", _client=client)
+    services = ServiceContext(
+        pool=pool, endpoints=Endpoints(migrated_database_url, address, "default"), tenant="crash", _client=client
+    )
     workers: list[subprocess.Popen[bytes]] = []
     try:
         await publish_examples(services, "notify_once")
@@ -66,7 +70,9 @@ async def test_sigkilled_worker_mid_run_loses_nothing_and_repeats_no_side_effect
         async def waiting_after_notify() -> bool:
             row = await pool.fetchrow(
                 "SELECT status FROM workflow_run_waits WHERE tenant = 'crash' AND run_id = $1 AND step_path = $2",
-                run_id, "root.steps[2]")
+                run_id,
+                "root.steps[2]",
+            )
             return row is not None and row["status"] == "WAITING"
 
         await wait_until(waiting_after_notify, timeout=20, what="the run to wait after notifying")
@@ -79,7 +85,10 @@ async def test_sigkilled_worker_mid_run_loses_nothing_and_repeats_no_side_effect
         assert detail.status == "SUCCEEDED", detail.error
         assert detail.vars["done"] is True
         assert [(s.step_id, s.status) for s in detail.steps] == [
-            ("before", "SUCCEEDED"), ("notify", "SUCCEEDED"), ("after", "SUCCEEDED"), ("done", "SUCCEEDED"),
+            ("before", "SUCCEEDED"),
+            ("notify", "SUCCEEDED"),
+            ("after", "SUCCEEDED"),
+            ("done", "SUCCEEDED"),
         ]
         outbox = await pool.fetch("SELECT payload FROM workflow_notify_outbox WHERE tenant = 'crash'")
         assert [r["payload"] for r in outbox] == [{"ticketId": "T-42"}]
@@ -95,7 +104,9 @@ async def test_sigkilled_worker_mid_run_loses_nothing_and_repeats_no_side_effect
         await pool.close()
 
 
-async def test_sigterm_stops_the_worker_gracefully(private_temporal: WorkflowEnvironment, migrated_database_url: str) -> None:
+async def test_sigterm_stops_the_worker_gracefully(
+    private_temporal: WorkflowEnvironment, migrated_database_url: str
+) -> None:
     address = private_temporal.client.service_client.config.target_host
     proc = start_worker(migrated_database_url, address)
     try:

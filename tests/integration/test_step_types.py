@@ -41,9 +41,12 @@ async def test_for_each_runs_the_body_per_item_with_loop_locals(services: Servic
     assert detail.vars["last"] == {"name": "c", "position": 2}
     body = [(s.path, s.iteration) for s in detail.steps if s.path.startswith("root.steps[1].body")]
     assert body == [
-        ("root.steps[1].body[0]", "0"), ("root.steps[1].body[1]", "0"),
-        ("root.steps[1].body[0]", "1"), ("root.steps[1].body[1]", "1"),
-        ("root.steps[1].body[0]", "2"), ("root.steps[1].body[1]", "2"),
+        ("root.steps[1].body[0]", "0"),
+        ("root.steps[1].body[1]", "0"),
+        ("root.steps[1].body[0]", "1"),
+        ("root.steps[1].body[1]", "1"),
+        ("root.steps[1].body[0]", "2"),
+        ("root.steps[1].body[1]", "2"),
     ]
     loop = next(s for s in detail.steps if s.path == "root.steps[1]")
     assert loop.status == "SUCCEEDED" and loop.completed_at is not None
@@ -97,10 +100,17 @@ async def test_retries_follow_policy_and_validation_errors_are_not_retried(servi
 
 async def test_unhandled_failure_fails_the_run_with_the_error(services: ServiceContext) -> None:
     definition: dict[str, Any] = {
-        "id": "fails", "version": 1, "name": "Fails",
+        "id": "fails",
+        "version": 1,
+        "name": "Fails",
         "steps": [
-            {"id": "boom", "type": "action.call", "action": "core.fail", "version": 1,
-             "input": {"category": "ActionError", "message": "no way"}},
+            {
+                "id": "boom",
+                "type": "action.call",
+                "action": "core.fail",
+                "version": 1,
+                "input": {"category": "ActionError", "message": "no way"},
+            },
             {"id": "never", "type": "state.assign", "assign": {"vars.never": True}},
         ],
     }
@@ -109,8 +119,12 @@ async def test_unhandled_failure_fails_the_run_with_the_error(services: ServiceC
     await publish_definition(services, definition)
     detail = await wait_for_run(services, await launch_run(services, workflow_id="fails", payload={}))
     assert detail.status == "FAILED"
-    assert detail.error == {"category": "ActionError", "message": "no way", "stepPath": "root.steps[0]",
-                            "stepId": "boom"}
+    assert detail.error == {
+        "category": "ActionError",
+        "message": "no way",
+        "stepPath": "root.steps[0]",
+        "stepId": "boom",
+    }
     assert rows(detail) == [("root.steps[0]", "boom", "FAILED", 1)]
     assert detail.completed_at is not None
 
@@ -118,10 +132,15 @@ async def test_unhandled_failure_fails_the_run_with_the_error(services: ServiceC
 async def test_expression_error_is_a_catchable_failure_naming_the_step(services: ServiceContext) -> None:
     from engine.services.publish import publish_definition
 
-    await publish_definition(services, {
-        "id": "bad-expr", "version": 1, "name": "Bad expression",
-        "steps": [{"id": "calc", "type": "state.assign", "assign": {"vars.x": {"$expr": "$number('abc') + 1"}}}],
-    })
+    await publish_definition(
+        services,
+        {
+            "id": "bad-expr",
+            "version": 1,
+            "name": "Bad expression",
+            "steps": [{"id": "calc", "type": "state.assign", "assign": {"vars.x": {"$expr": "$number('abc') + 1"}}}],
+        },
+    )
     detail = await wait_for_run(services, await launch_run(services, workflow_id="bad-expr", payload={}))
     assert detail.status == "FAILED"
     assert detail.error is not None
@@ -160,8 +179,12 @@ async def test_event_wait_resumes_only_on_a_matching_signal(services: ServiceCon
         await handle.signal("event", signal)
     await asyncio.sleep(0.3)
     assert (await get_run_detail(services, run_id)).status == "WAITING"
-    await handle.signal("event", EventSignal(event_id="e4", event_name="ticket.approved", correlation_key="T-1",
-                                             payload={"amount": 500, "by": "ana"}))
+    await handle.signal(
+        "event",
+        EventSignal(
+            event_id="e4", event_name="ticket.approved", correlation_key="T-1", payload={"amount": 500, "by": "ana"}
+        ),
+    )
     done = await wait_for_run(services, run_id)
     assert done.status == "SUCCEEDED"
     assert done.vars == {"approval": {"amount": 500, "by": "ana"}, "approvedBy": "ana"}
@@ -185,21 +208,26 @@ async def test_human_task_is_created_and_completed_by_signal(services: ServiceCo
     task = await wait_until(
         lambda: services.pool.fetchrow(
             "SELECT task_id::text, title, status, context_data FROM workflow_tasks WHERE tenant = $1 AND run_id = $2",
-            services.tenant, run_id),
+            services.tenant,
+            run_id,
+        ),
         what="the task row",
     )
     assert task["title"] == "Review refund for ACME"
     assert task["status"] == "OPEN"
     assert task["context_data"] == {"customer": "ACME"}
     handle = (await services.temporal()).get_workflow_handle(workflow_id_for_run(run_id))
-    await handle.signal("complete_task", TaskCompletion(task_id=task["task_id"], response={"approved": True},
-                                                        completed_by="ana"))
+    await handle.signal(
+        "complete_task", TaskCompletion(task_id=task["task_id"], response={"approved": True}, completed_by="ana")
+    )
     done = await wait_for_run(services, run_id)
     assert done.status == "SUCCEEDED"
     assert done.vars == {"review": {"approved": True}, "outcome": "refunded"}
     row = await services.pool.fetchrow(
         "SELECT status, completed_by, response FROM workflow_tasks WHERE tenant = $1 AND task_id = $2",
-        services.tenant, task["task_id"])
+        services.tenant,
+        task["task_id"],
+    )
     assert dict(row) == {"status": "COMPLETED", "completed_by": "ana", "response": {"approved": True}}
     assert [(w.wait_type, w.status) for w in done.waits] == [("human", "RESOLVED")]
 
@@ -225,18 +253,33 @@ async def test_call_workflow_runs_a_child_with_its_own_linked_run(services: Serv
 async def test_continue_as_new_over_300_steps_keeps_vars(services: ServiceContext) -> None:
     from engine.services.publish import publish_definition
 
-    await publish_definition(services, {
-        "id": "long", "version": 1, "name": "Long loop",
-        "steps": [
-            {"id": "init", "type": "state.assign", "assign": {"vars.sum": 0}},
-            {"id": "loop", "type": "control.forEach", "items": {"$expr": "[1..160]"},
-             "body": [
-                 {"id": "add", "type": "state.assign", "assign": {"vars.sum": {"$expr": "vars.sum + item"}}},
-                 {"id": "touch", "type": "action.call", "action": "core.echo", "version": 1,
-                  "input": {"n": {"$expr": "item"}}, "saveAs": "vars.last"},
-             ]},
-        ],
-    })
+    await publish_definition(
+        services,
+        {
+            "id": "long",
+            "version": 1,
+            "name": "Long loop",
+            "steps": [
+                {"id": "init", "type": "state.assign", "assign": {"vars.sum": 0}},
+                {
+                    "id": "loop",
+                    "type": "control.forEach",
+                    "items": {"$expr": "[1..160]"},
+                    "body": [
+                        {"id": "add", "type": "state.assign", "assign": {"vars.sum": {"$expr": "vars.sum + item"}}},
+                        {
+                            "id": "touch",
+                            "type": "action.call",
+                            "action": "core.echo",
+                            "version": 1,
+                            "input": {"n": {"$expr": "item"}},
+                            "saveAs": "vars.last",
+                        },
+                    ],
+                },
+            ],
+        },
+    )
     run_id = await launch_run(services, workflow_id="long", payload={})
     done = await wait_for_run(services, run_id, timeout=60)
     assert done.status == "SUCCEEDED", done.error
@@ -248,5 +291,6 @@ async def test_continue_as_new_over_300_steps_keeps_vars(services: ServiceContex
     started = history.events[0].workflow_execution_started_event_attributes
     assert started.continued_execution_run_id, "the run should have continued as new"
     current = await services.pool.fetchval(
-        "SELECT temporal_run_id FROM workflow_runs WHERE tenant = $1 AND run_id = $2", services.tenant, run_id)
+        "SELECT temporal_run_id FROM workflow_runs WHERE tenant = $1 AND run_id = $2", services.tenant, run_id
+    )
     assert current == (await handle.describe()).run_id

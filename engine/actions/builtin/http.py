@@ -81,9 +81,7 @@ async def _request(ctx: ActionContext, data: HttpRequestInput) -> HttpResponseOu
         async with asyncio.timeout(data.timeout_ms / 1000):
             response, content = await _send(data, url)
     except (httpx.TimeoutException, TimeoutError) as exc:
-        raise ActionError(
-            ErrorCategory.TIMEOUT, f"{where} did not complete within {data.timeout_ms} ms"
-        ) from exc
+        raise ActionError(ErrorCategory.TIMEOUT, f"{where} did not complete within {data.timeout_ms} ms") from exc
     except httpx.RequestError as exc:
         raise ActionError(ErrorCategory.NETWORK, f"{where} failed: {type(exc).__name__}: {exc}") from exc
     text = content.decode(response.encoding or "utf-8", errors="replace")

@@ -15,9 +15,7 @@ class LogRecorder:
         self.lines.append((level, message))
 
 
-def make_context(
-    *, allowed_hosts: frozenset[str] = frozenset(), log: LogRecorder | None = None
-) -> ActionContext:
+def make_context(*, allowed_hosts: frozenset[str] = frozenset(), log: LogRecorder | None = None) -> ActionContext:
     """Return a database-less context for tenant ``t1``."""
     return ActionContext(
         tenant="t1",

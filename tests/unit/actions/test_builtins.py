@@ -39,9 +39,7 @@ async def test_echo_returns_its_input_unchanged(data: dict[str, Any]) -> None:
 async def test_log_records_a_line_at_the_given_level() -> None:
     recorder = LogRecorder()
 
-    output = await invoke(
-        LOG, make_context(log=recorder), {"message": "disk nearly full", "level": "warning"}
-    )
+    output = await invoke(LOG, make_context(log=recorder), {"message": "disk nearly full", "level": "warning"})
 
     assert output == {"logged": True}
     assert recorder.lines == [("warning", "disk nearly full")]

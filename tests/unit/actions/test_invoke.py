@@ -59,9 +59,7 @@ async def test_invalid_input_is_a_validation_error_listing_field_paths() -> None
     assert "quantity: Input should be greater than or equal to 1" in error.message
     assert "x: Extra inputs are not permitted" in error.message
     assert error.details is not None
-    assert {"path": "quantity", "message": "Input should be greater than or equal to 1"} in error.details[
-        "errors"
-    ]
+    assert {"path": "quantity", "message": "Input should be greater than or equal to 1"} in error.details["errors"]
 
 
 async def test_validation_details_do_not_echo_input_values() -> None:
@@ -104,9 +102,7 @@ async def test_action_errors_pass_through_unchanged() -> None:
         (ConnectionResetError("reset"), ErrorCategory.NETWORK, "ConnectionResetError: reset"),
     ],
 )
-async def test_unexpected_exceptions_are_classified(
-    raised: Exception, category: ErrorCategory, fragment: str
-) -> None:
+async def test_unexpected_exceptions_are_classified(raised: Exception, category: ErrorCategory, fragment: str) -> None:
     async def explode(ctx: ActionContext, order: Order) -> Total:
         raise raised
 
@@ -162,6 +158,4 @@ def test_action_error_survives_pickling_and_reads_well() -> None:
 @pytest.mark.parametrize(("name", "version"), [("", 1), (" core.x", 1), ("core.x", 0)])
 def test_spec_rejects_bad_name_or_version(name: str, version: int) -> None:
     with pytest.raises(ValueError, match="action"):
-        ActionSpec(
-            name=name, version=version, description="", input_model=Order, output_model=Total, handler=count
-        )
+        ActionSpec(name=name, version=version, description="", input_model=Order, output_model=Total, handler=count)

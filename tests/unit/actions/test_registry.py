@@ -64,9 +64,7 @@ def test_default_registry_has_the_builtins_and_is_cached(fresh_default_registry:
     registry = default_registry()
 
     assert registry is default_registry()
-    assert sorted((s.name, s.version) for s in registry.specs()) == sorted(
-        (s.name, s.version) for s in BUILTIN_SPECS
-    )
+    assert sorted((s.name, s.version) for s in registry.specs()) == sorted((s.name, s.version) for s in BUILTIN_SPECS)
 
 
 def test_default_registry_fails_fast_on_a_broken_plugin(
@@ -123,7 +121,5 @@ def test_broken_plugins_raise_an_error_naming_the_entry_point(value: str, reason
 def test_plugin_clashing_with_a_registered_action_is_refused() -> None:
     registry = ActionRegistry([SPEC])
 
-    with pytest.raises(
-        PluginLoadError, match=r"'again = .*greet:SPEC'.*example\.greet v1 is already registered"
-    ):
+    with pytest.raises(PluginLoadError, match=r"'again = .*greet:SPEC'.*example\.greet v1 is already registered"):
         load_plugins(registry, [entry_point("again", f"{PLUGIN}.greet:SPEC")])

@@ -1,0 +1,90 @@
+"""``runstudio up``: the whole stack for a developer in one command; quitting stops what it started."""
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+import typer
+
+from engine import devstack
+from engine.config import Settings, load_settings
+from engine.services.context import open_services
+from engine.services.demo import is_empty, load_demo
+from engine.store import migrations
+from engine.store.db import connect
+from runstudio.context import options, run_async
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``up`` to the root app."""
+    app.command("up")(up_command)
+
+
+def up_command(ctx: typer.Context) -> None:
+    """Start Postgres + Temporal (embedded unless configured), migrate, run a worker, load demo data."""
+    tenant = options(ctx).tenant
+    settings = load_settings()
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    before = devstack.status(settings.home) if settings.uses_embedded_stack else None
+    try:
+        run_async(_up(settings, tenant))
+    finally:
+        if before is not None:
+            _stop_what_we_started(settings, before)
+
+
+async def _up(settings: Settings, tenant: str) -> None:
+    from worker.main import run_worker
+
+    typer.echo("Starting services…", err=True)
+    async with open_services(settings, tenant=tenant) as services:
+        conn = await connect(services.endpoints.database_url)
+        try:
+            applied = await migrations.migrate(conn)
+        finally:
+            await conn.close()
+        stop = asyncio.Event()
+        worker = asyncio.create_task(run_worker(settings, stop=stop))
+        demo_runs: list[str] = []
+        if await is_empty(services):
+            demo_runs = await load_demo(services)
+        _describe(
+            settings, services.endpoints.database_url, services.endpoints.temporal_address, len(applied), demo_runs
+        )
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        waiter = asyncio.create_task(stop.wait())
+        await asyncio.wait({worker, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        stop.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
+        waiter.cancel()
+        typer.echo("Stopping…", err=True)
+
+
+def _describe(settings: Settings, database_url: str, temporal_address: str, applied: int, demo_runs: list[str]) -> None:
+    typer.echo("Run Studio is up.")
+    typer.echo(f"  Postgres     {database_url}")
+    typer.echo(f"  Temporal     {temporal_address} (namespace {settings.temporal_namespace})")
+    typer.echo("  Worker       polling task queue workflow-runtime-v2")
+    typer.echo(f"  Migrations   {applied} applied now" if applied else "  Migrations   current")
+    if demo_runs:
+        typer.echo(f"  Demo data    example definitions published, {len(demo_runs)} runs started")
+    typer.echo("Try `runstudio runs` or `runstudio doctor` in another shell. Press Ctrl-C to stop.")
+
+
+def _stop_what_we_started(settings: Settings, before: devstack.StackStatus) -> None:
+    """Stop the embedded services that were not already running when ``up`` began."""
+    started_postgres = settings.database_url is None and not before.postgres.running
+    started_temporal = settings.temporal_address is None and not before.temporal.running
+    if started_postgres and started_temporal:
+        for line in devstack.stop(settings.home):
+            typer.echo(line, err=True)
+    elif started_postgres or started_temporal:
+        typer.echo(
+            "Leaving the embedded services running (one was already running before `up`); "
+            "`runstudio services stop` stops them.",
+            err=True,
+        )

@@ -1,0 +1,77 @@
+"""The foundation's operator flow on the embedded stack, exactly as a person would type it."""
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import psutil
+
+from tests.conftest import cli_env
+
+
+def runstudio(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", "from runstudio.cli import main; main()", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def processes_of(home: Path) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["cmdline", "status"]):
+        try:
+            if proc.info["status"] != psutil.STATUS_ZOMBIE and str(home) in " ".join(proc.info["cmdline"] or []):
+                found.append(proc)
+        except psutil.Error:
+            continue
+    return found
+
+
+def test_services_start_migrate_twice_doctor_names_the_missing_poller_then_stop_leaves_nothing() -> None:
+    home = Path(tempfile.mkdtemp(prefix="runstudio-accept-", dir="/tmp")) / "stack"
+    base = {
+        k: v
+        for k, v in cli_env(RUNSTUDIO_HOME=str(home)).items()
+        if k not in ("RUNSTUDIO_DATABASE_URL", "TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE")
+    }
+    try:
+        started = runstudio("services", "start", "--print-env", env=base)
+        assert started.returncode == 0, started.stderr
+        exports = dict(
+            shlex.split(line.removeprefix("export "))[0].split("=", 1) for line in started.stdout.splitlines()
+        )
+        assert set(exports) == {"RUNSTUDIO_DATABASE_URL", "TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE"}
+        env = {**base, **exports}
+
+        first = runstudio("migrate", env=env)
+        assert first.returncode == 0, first.stderr
+        assert "applied 0001_schema" in first.stdout
+        second = runstudio("migrate", env=env)
+        assert second.returncode == 0, second.stderr
+        assert second.stdout.startswith("Database schema is current")
+
+        doctor = runstudio("doctor", env=env)
+        assert doctor.returncode == 1
+        lines = doctor.stdout.splitlines()
+        assert any(line.startswith("ok   database") for line in lines)
+        assert any(line.startswith("ok   migrations") for line in lines)
+        assert any(line.startswith("ok   temporal") for line in lines)
+        workers = next(line for line in lines if "workers" in line)
+        assert workers.startswith("FAIL")
+        assert "no worker polls task queue workflow-runtime-v2" in workers
+        assert "runstudio worker" in workers
+
+        stopped = runstudio("services", "stop", env=base)
+        assert stopped.returncode == 0, stopped.stderr
+        assert processes_of(home) == []
+    finally:
+        runstudio("services", "stop", env=base)
+        shutil.rmtree(home.parent, ignore_errors=True)
+    assert not os.path.exists(home.parent)
