@@ -7,6 +7,7 @@ secret (password, secret, token, api key, authorization, credential, private key
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, Final
 
 PLACEHOLDER: Final = "[REDACTED]"
@@ -76,3 +77,69 @@ def _collect(
     elif isinstance(value, list):
         for i, item in enumerate(value):
             _collect(item, [p[1:] for p in paths if p[0] in (str(i), "*")], (*here, i), found)
+
+
+_MIN_SECRET_LENGTH = 4
+
+
+@dataclass(frozen=True)
+class Redactor:
+    """Redaction for everything derived from one run's input.
+
+    Secrets copied out of the input (into vars, action inputs, outputs, errors) are not at a redacted
+    path any more, so the redactor also remembers the secret strings themselves and masks every
+    occurrence of them anywhere it is applied.
+    """
+
+    paths: tuple[str, ...]
+    secrets: frozenset[str]
+
+    @classmethod
+    def for_input(cls, payload: Any, paths: Iterable[str]) -> "Redactor":
+        """Build the redactor of a run from its (unredacted) input and its definition's ``redact`` paths."""
+        path_list = tuple(paths)
+        secrets = set()
+        for location in redacted_paths(payload, path_list):
+            value = _at(payload, location)
+            for text in _strings(value):
+                if len(text) >= _MIN_SECRET_LENGTH:
+                    secrets.add(text)
+        return cls(paths=path_list, secrets=frozenset(secrets))
+
+    def input(self, payload: Any) -> Any:
+        """The input as it may be shown: redacted paths and sensitive keys replaced."""
+        return self.value(redact(payload, self.paths))
+
+    def value(self, value: Any) -> Any:
+        """Any other value of the run: sensitive keys replaced, remembered secrets masked wherever they appear."""
+        return _mask(redact(value), sorted(self.secrets, key=len, reverse=True))
+
+
+def _at(value: Any, location: tuple[str | int, ...]) -> Any:
+    for part in location:
+        value = value[part]
+    return value
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in _strings(item)]
+    if isinstance(value, list):
+        return [s for item in value for s in _strings(item)]
+    return []
+
+
+def _mask(value: Any, secrets: list[str]) -> Any:
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, PLACEHOLDER)
+        return value
+    if isinstance(value, dict):
+        return {_mask(k, secrets): _mask(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask(item, secrets) for item in value]
+    return value

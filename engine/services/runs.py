@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from engine.errors import RunStudioError
-from engine.redaction import redact
+from engine.redaction import Redactor
 from engine.services.context import ServiceContext
 from engine.store import definitions, runs, steps
 from engine.store.runs import RunRow
@@ -131,18 +131,19 @@ async def list_runs(
     ]
 
 
-async def redact_paths_for(ctx: ServiceContext, run: RunRow) -> list[str]:
-    """The definition's ``redact`` paths for this run (none if the version is gone)."""
+async def redactor_for(ctx: ServiceContext, run: RunRow) -> Redactor:
+    """The redactor of a run: its definition's ``redact`` paths, sensitive keys and the secrets they hold."""
     version = await definitions.get_version(
         ctx.pool, tenant=ctx.tenant, workflow_id=run.workflow_id, version=run.workflow_version
     )
-    return list(version.definition.get("redact", [])) if version else []
+    paths = list(version.definition.get("redact", [])) if version else []
+    return Redactor.for_input(run.input, paths)
 
 
 async def get_run_detail(ctx: ServiceContext, run_id: str) -> RunDetail:
     """The redacted detail of one run; ``RunNotFound`` if it does not exist for this tenant."""
     run = await get_run(ctx, run_id)
-    paths = await redact_paths_for(ctx, run)
+    redactor = await redactor_for(ctx, run)
     step_rows = await steps.steps(ctx.pool, tenant=ctx.tenant, run_id=run.run_id)
     wait_rows = await steps.waits(ctx.pool, tenant=ctx.tenant, run_id=run.run_id)
     invocation_rows = await steps.invocations(ctx.pool, tenant=ctx.tenant, run_id=run.run_id)
@@ -155,10 +156,10 @@ async def get_run_detail(ctx: ServiceContext, run_id: str) -> RunDetail:
         engine=run.engine,
         trigger=run.trigger,
         trigger_metadata=run.trigger_metadata,
-        input=redact(run.input, paths),
-        vars=redact(run.vars),
-        output=redact(run.output),
-        error=run.error,
+        input=redactor.input(run.input),
+        vars=redactor.value(run.vars),
+        output=redactor.value(run.output),
+        error=redactor.value(run.error),
         parent_run_id=run.parent_run_id,
         root_run_id=run.root_run_id,
         stuck=is_stuck(run, ctx.clock()),
@@ -177,7 +178,7 @@ async def get_run_detail(ctx: ServiceContext, run_id: str) -> RunDetail:
                 started_at=s.started_at,
                 completed_at=s.completed_at,
                 duration_ms=s.duration_ms,
-                error=s.error,
+                error=redactor.value(s.error),
             )
             for s in step_rows
         ],
@@ -189,7 +190,7 @@ async def get_run_detail(ctx: ServiceContext, run_id: str) -> RunDetail:
                 key=w.correlation_key,
                 step_path=w.step_path,
                 timeout_at=w.timeout_at,
-                payload=redact(w.payload),
+                payload=redactor.value(w.payload),
                 created_at=w.created_at,
                 resolved_at=w.resolved_at,
             )
@@ -203,9 +204,9 @@ async def get_run_detail(ctx: ServiceContext, run_id: str) -> RunDetail:
                 idempotency_key=i.idempotency_key,
                 attempt=i.attempt,
                 step_path=i.step_path,
-                input=redact(i.input),
-                output=redact(i.output),
-                error=i.error,
+                input=redactor.value(i.input),
+                output=redactor.value(i.output),
+                error=redactor.value(i.error),
             )
             for i in invocation_rows
         ],

@@ -408,7 +408,8 @@ class RunWorkflow:
         return c.RunResult(status="SUCCEEDED", payload=self._loaded.payload, vars=finished.vars, output=finished.output)
 
     async def _project_cancel(self, interp: Interpreter) -> None:
+        step_path = interp.current_path
         interp.cancel(workflow.now())
         self._close(status="CANCELED")
-        error = {"category": "Canceled", "message": "canceled by request", "stepPath": interp.current_path}
+        error = {"category": "Canceled", "message": "canceled by request", "stepPath": step_path}
         await self._flush(interp, status="CANCELED", final=(None, error))
