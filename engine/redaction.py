@@ -143,3 +143,34 @@ def _mask(value: Any, secrets: list[str]) -> Any:
     if isinstance(value, list):
         return [_mask(item, secrets) for item in value]
     return value
+
+
+def restore_placeholders(edited: Any, original: Any, paths: Iterable[str]) -> tuple[Any, list[str]]:
+    """Put the original secrets back where an edited payload still holds the placeholder.
+
+    Returns the payload to send and the problems found: a placeholder left where the original had no
+    secret cannot be restored, and sending the literal placeholder would be a silent mistake.
+    """
+    secret_locations = redacted_paths(original, paths)
+    problems: list[str] = []
+
+    def walk(value: Any, here: tuple[str | int, ...]) -> Any:
+        if value == PLACEHOLDER:
+            if here in secret_locations:
+                return _at(original, here)
+            problems.append(
+                f"{_json_path(here)} holds the redaction placeholder, but the original input has no secret "
+                "there; replace it with a real value"
+            )
+            return value
+        if isinstance(value, dict):
+            return {k: walk(v, (*here, k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v, (*here, i)) for i, v in enumerate(value)]
+        return value
+
+    return walk(edited, ()), problems
+
+
+def _json_path(location: tuple[str | int, ...]) -> str:
+    return "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in location)

@@ -128,6 +128,18 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     await env.shutdown()
 
 
+@pytest.fixture
+async def private_temporal() -> AsyncIterator[WorkflowEnvironment]:
+    """A Temporal server of the test's own, for tests that must control which workers poll the queue."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=venv_binary("temporal"),
+        data_converter=DATA_CONVERTER,
+        dev_server_extra_args=["--dynamic-config-value", "history.transferProcessorMaxPollRPS=1000"],
+    )
+    yield env
+    await env.shutdown()
+
+
 @pytest.fixture(scope="session")
 def temporal_client(temporal_env: WorkflowEnvironment) -> Client:
     """A client of the session's Temporal server using the project's data converter."""

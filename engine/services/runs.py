@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from engine.errors import RunStudioError
 from engine.redaction import Redactor
 from engine.services.context import ServiceContext
-from engine.store import definitions, runs, steps
+from engine.store import audit, definitions, runs, steps
 from engine.store.runs import RunRow
 
 STUCK_AFTER = timedelta(seconds=60)
@@ -70,6 +70,33 @@ class InvocationView(BaseModel):
     error: dict[str, Any] | None
 
 
+class EventView(BaseModel):
+    event_id: str
+    event_name: str
+    correlation_key: str | None
+    outcome: str
+    relation: str
+    """``started`` or ``signaled``: how the event touched this run."""
+    payload: Any
+    error: str | None
+    received_at: datetime
+
+
+class AuditView(BaseModel):
+    action: str
+    actor: str
+    source: str | None
+    details: dict[str, Any]
+    created_at: datetime
+
+
+class LogView(BaseModel):
+    step_path: str
+    level: str
+    message: str
+    created_at: datetime
+
+
 class RunDetail(BaseModel):
     """Everything about one run, redacted."""
 
@@ -94,6 +121,9 @@ class RunDetail(BaseModel):
     steps: list[StepView]
     waits: list[WaitView]
     invocations: list[InvocationView]
+    events: list[EventView]
+    audit: list[AuditView]
+    logs: list[LogView]
     child_run_ids: list[str]
 
 
@@ -148,6 +178,9 @@ async def get_run_detail(ctx: ServiceContext, run_id: str) -> RunDetail:
     wait_rows = await steps.waits(ctx.pool, tenant=ctx.tenant, run_id=run.run_id)
     invocation_rows = await steps.invocations(ctx.pool, tenant=ctx.tenant, run_id=run.run_id)
     children = await runs.children(ctx.pool, tenant=ctx.tenant, run_id=run.run_id)
+    event_rows = await steps.events(ctx.pool, tenant=ctx.tenant, run_id=run.run_id)
+    audit_rows = await audit.for_run(ctx.pool, tenant=ctx.tenant, run_id=run.run_id)
+    log_rows = await steps.logs(ctx.pool, tenant=ctx.tenant, run_id=run.run_id)
     return RunDetail(
         run_id=run.run_id,
         status=run.status,
@@ -209,6 +242,27 @@ async def get_run_detail(ctx: ServiceContext, run_id: str) -> RunDetail:
                 error=redactor.value(i.error),
             )
             for i in invocation_rows
+        ],
+        events=[
+            EventView(
+                event_id=e.event_id,
+                event_name=e.event_name,
+                correlation_key=e.correlation_key,
+                outcome=e.outcome,
+                relation="started" if run.run_id in e.started_run_ids else "signaled",
+                payload=redactor.value(e.payload),
+                error=redactor.value(e.error),
+                received_at=e.received_at,
+            )
+            for e in event_rows
+        ],
+        audit=[
+            AuditView(action=a.action, actor=a.actor, source=a.source, details=a.details, created_at=a.created_at)
+            for a in audit_rows
+        ],
+        logs=[
+            LogView(step_path=g.step_path, level=g.level, message=redactor.value(g.message), created_at=g.created_at)
+            for g in log_rows
         ],
         child_run_ids=[c.run_id for c in children],
     )

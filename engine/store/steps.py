@@ -98,3 +98,50 @@ async def invocations(conn: Conn, *, tenant: str, run_id: str) -> list[Invocatio
         data["error"] = data.pop("error_json")
         rows.append(InvocationRow(**data))
     return rows
+
+
+RUN_EVENTS = """
+SELECT event_id, event_name, payload, correlation_key, source, outcome, started_run_ids::text[] AS started_run_ids,
+       signaled_run_ids::text[] AS signaled_run_ids, error, received_at
+  FROM workflow_runtime_events
+ WHERE tenant = $1 AND (started_run_ids @> ARRAY[$2::uuid] OR signaled_run_ids @> ARRAY[$2::uuid])
+ ORDER BY received_at, event_id
+"""
+
+RUN_LOGS = """
+SELECT step_path, level, message, created_at FROM workflow_run_logs WHERE tenant = $1 AND run_id = $2 ORDER BY id
+"""
+
+
+class EventRow(BaseModel):
+    """An inbound event that started or signaled the run (payload unredacted)."""
+
+    event_id: str
+    event_name: str
+    payload: Any
+    correlation_key: str | None
+    source: str
+    outcome: str
+    started_run_ids: list[str]
+    signaled_run_ids: list[str]
+    error: str | None
+    received_at: datetime
+
+
+class LogRow(BaseModel):
+    """A log line written on the run by ``core.log``."""
+
+    step_path: str
+    level: str
+    message: str
+    created_at: datetime
+
+
+async def events(conn: Conn, *, tenant: str, run_id: str) -> list[EventRow]:
+    """Events that started or signaled the run, oldest first."""
+    return [EventRow(**dict(r)) for r in await conn.fetch(RUN_EVENTS, tenant, run_id)]
+
+
+async def logs(conn: Conn, *, tenant: str, run_id: str) -> list[LogRow]:
+    """The run's log lines, in order."""
+    return [LogRow(**dict(r)) for r in await conn.fetch(RUN_LOGS, tenant, run_id)]

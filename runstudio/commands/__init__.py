@@ -5,10 +5,11 @@ import typer
 
 def register_all(app: typer.Typer) -> None:
     """Attach every command group to ``app``."""
-    from runstudio.commands import admin, runs, services, up, worker
+    from runstudio.commands import admin, controls, runs, services, up, worker
 
     up.register(app)
     services.register(app)
     admin.register(app)
     worker.register(app)
     runs.register(app)
+    controls.register(app)

@@ -24,7 +24,9 @@ def register(app: typer.Typer) -> None:
     app.command("show")(show_command)
 
 
-def _with_services(ctx: typer.Context, work: Any) -> Any:
+def with_services(ctx: typer.Context, work: Any) -> Any:
+    """Run ``work(services)`` on the configured services for the invocation's tenant."""
+
     async def go() -> Any:
         async with open_services(load_settings(), tenant=options(ctx).tenant) as services:
             return await work(services)
@@ -50,7 +52,7 @@ def publish_command(
         return await publish_definition(services, raw)
 
     try:
-        published = _with_services(ctx, work)
+        published = with_services(ctx, work)
     except DefinitionInvalid as exc:
         typer.echo(f"error: {file} is not a valid definition ({len(exc.problems)} problem(s)):", err=True)
         for problem in exc.problems:
@@ -73,7 +75,7 @@ def definitions_command(ctx: typer.Context, as_json: bool = typer.Option(False, 
     async def work(services: ServiceContext) -> Any:
         return await definitions.list_latest(services.pool, tenant=services.tenant)
 
-    items = _with_services(ctx, work)
+    items = with_services(ctx, work)
     if as_json:
         print_json([i.model_dump(mode="json") for i in items])
         return
@@ -108,7 +110,7 @@ def start_command(
     async def work(services: ServiceContext) -> Any:
         return await launch_run(services, workflow_id=workflow_id, version=version, payload=data)
 
-    print_json({"run_id": _with_services(ctx, work)})
+    print_json({"run_id": with_services(ctx, work)})
 
 
 def runs_command(
@@ -127,7 +129,7 @@ def runs_command(
     async def work(services: ServiceContext) -> Any:
         return await list_runs(services, status=status.upper() if status else None, workflow_id=workflow, limit=limit)
 
-    items = _with_services(ctx, work)
+    items = with_services(ctx, work)
     if as_json:
         print_json(
             [
@@ -172,18 +174,23 @@ def show_command(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Show one run: status, redacted input, vars, steps, waits and invocations."""
+    from engine.services.health import diagnose
     from engine.services.runs import get_run_detail
 
     async def work(services: ServiceContext) -> Any:
-        return await get_run_detail(services, run_id)
+        detail = await get_run_detail(services, run_id)
+        diagnosis = await diagnose(services, run_id) if detail.stuck else None
+        return detail, diagnosis
 
-    detail = _with_services(ctx, work)
+    detail, diagnosis = with_services(ctx, work)
     if as_json:
-        print_json(detail.model_dump(mode="json"))
+        print_json({**detail.model_dump(mode="json"), "stuck_reason": diagnosis.message if diagnosis else None})
         return
     typer.echo(f"run       {detail.run_id}")
     typer.echo(f"workflow  {detail.workflow_id}@{detail.workflow_version}  trigger {detail.trigger}")
-    typer.echo(f"status    {detail.status}{'  STUCK: no step after 60 s' if detail.stuck else ''}")
+    typer.echo(f"status    {detail.status}")
+    if diagnosis is not None:
+        typer.echo(f"STUCK     queued with no step for over 60 s: {diagnosis.message}")
     if detail.error:
         typer.echo(f"error     {detail.error.get('category')}: {detail.error.get('message')}")
     typer.echo(f"input     {json.dumps(detail.input, ensure_ascii=False)}")

@@ -5,10 +5,8 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 
 import asyncpg
-import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
@@ -17,20 +15,8 @@ from engine.services.launch import launch_run
 from engine.stack import Endpoints
 from engine.store.db import create_pool
 from engine.temporal import client as temporal_client
-from tests.conftest import cli_env, venv_binary
+from tests.conftest import cli_env
 from tests.helpers import publish_examples, wait_for_run, wait_until
-
-
-@pytest.fixture
-async def private_temporal() -> AsyncIterator[WorkflowEnvironment]:
-    """A Temporal server of this test's own, so only the subprocess worker polls its queue."""
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=venv_binary("temporal"),
-        data_converter=temporal_client.DATA_CONVERTER,
-        dev_server_extra_args=["--dynamic-config-value", "history.transferProcessorMaxPollRPS=1000"],
-    )
-    yield env
-    await env.shutdown()
 
 
 def start_worker(database_url: str, address: str) -> subprocess.Popen[bytes]:

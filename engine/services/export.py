@@ -1,0 +1,57 @@
+"""Export: one redacted JSON document with everything known about a run."""
+
+import asyncio
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from engine.services import audit
+from engine.services.audit import Actor
+from engine.services.context import ServiceContext
+from engine.services.runs import get_run_detail
+from engine.store import definitions
+
+EXPORT_FORMAT = "runstudio.run-export/1"
+
+
+async def build_export(ctx: ServiceContext, run_id: str) -> dict[str, Any]:
+    """The export document: run, definition, steps, waits, invocations, events, audit and logs, redacted."""
+    detail = await get_run_detail(ctx, run_id)
+    version = await definitions.get_version(
+        ctx.pool, tenant=ctx.tenant, workflow_id=detail.workflow_id, version=detail.workflow_version
+    )
+    document = detail.model_dump(mode="json")
+    sections = {key: document.pop(key) for key in ("steps", "waits", "invocations", "events", "audit", "logs")}
+    return {
+        "format": EXPORT_FORMAT,
+        "exportedAt": ctx.clock().isoformat(),
+        "tenant": ctx.tenant,
+        "run": document,
+        "definition": version.definition if version else None,
+        "definitionHash": version.definition_hash if version else None,
+        **sections,
+    }
+
+
+def default_export_path(run_id: str, now: datetime) -> Path:
+    """``run-<id>-<UTC timestamp>.json`` in the current directory."""
+    return Path(f"run-{run_id}-{now.strftime('%Y%m%dT%H%M%SZ')}.json")
+
+
+async def export_run(ctx: ServiceContext, run_id: str, *, actor: Actor, path: Path | None = None) -> Path:
+    """Write the export document to ``path`` (default: ``default_export_path``) and return where it went."""
+    document = await build_export(ctx, run_id)
+    target = (path or default_export_path(document["run"]["run_id"], ctx.clock())).resolve()
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    await asyncio.to_thread(_write, target, text)
+    await audit.record(ctx, actor, run_id=document["run"]["run_id"], action="export", path=str(target))
+    return target
+
+
+def _write(target: Path, text: str) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Written next to the target first so a reader never sees half a document.
+    partial = target.with_name(target.name + ".partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(target)

@@ -1,0 +1,76 @@
+"""Why is a run stuck? Asked of Temporal, as precisely as it can tell (SPEC §8)."""
+
+from typing import Any, Literal
+
+from pydantic import BaseModel
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
+
+from engine.errors import ServiceUnavailableError
+from engine.services.context import ServiceContext
+from engine.services.runs import get_run, is_stuck
+from engine.temporal import TASK_QUEUE, workflow_id_for_run
+from engine.temporal.client import workflow_pollers
+
+StuckCause = Literal["no_pollers", "no_execution", "workflow_task_failing", "not_started", "temporal_unreachable"]
+
+
+class StuckDiagnosis(BaseModel):
+    """The most precise explanation available for a stuck run."""
+
+    cause: StuckCause
+    message: str
+
+
+async def diagnose(ctx: ServiceContext, run_id: str) -> StuckDiagnosis | None:
+    """Why the run is stuck, or None when it is not stuck."""
+    run = await get_run(ctx, run_id)
+    if not is_stuck(run, ctx.clock()):
+        return None
+    try:
+        client = await ctx.temporal()
+        pollers = await workflow_pollers(client)
+    except (ServiceUnavailableError, RPCError) as exc:
+        return StuckDiagnosis(
+            cause="temporal_unreachable", message=f"Temporal cannot be asked why ({exc}); check `runstudio doctor`."
+        )
+    workflow_id = workflow_id_for_run(run.run_id)
+    handle = client.get_workflow_handle(workflow_id)
+    try:
+        description = await handle.describe()
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return StuckDiagnosis(
+                cause="no_execution",
+                message=f"Temporal has no execution {workflow_id}: the run was never handed to Temporal or its "
+                "history is gone. Cancel is not possible; replay it to run it again.",
+            )
+        return StuckDiagnosis(cause="temporal_unreachable", message=f"Temporal could not describe the run: {exc}")
+    if not pollers:
+        return StuckDiagnosis(
+            cause="no_pollers",
+            message=f"No worker polls task queue {TASK_QUEUE}. Start one with `runstudio worker`.",
+        )
+    pending = description.raw_description.pending_workflow_task
+    if description.status == WorkflowExecutionStatus.RUNNING and pending.attempt > 1:
+        failure = await _last_workflow_task_failure(handle)
+        return StuckDiagnosis(
+            cause="workflow_task_failing",
+            message=f"The run's workflow task has failed {pending.attempt - 1} time(s) and is retrying"
+            + (f"; last failure: {failure}" if failure else "")
+            + ". A worker may run code that does not match this run's history (non-determinism).",
+        )
+    return StuckDiagnosis(
+        cause="not_started",
+        message=f"{len(pollers)} worker(s) poll {TASK_QUEUE}, but the run has not started a step yet; "
+        "the workers may be saturated.",
+    )
+
+
+async def _last_workflow_task_failure(handle: WorkflowHandle[Any, Any]) -> str | None:
+    message = None
+    async for event in handle.fetch_history_events():
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+            message = event.workflow_task_failed_event_attributes.failure.message
+    return message

@@ -1,0 +1,59 @@
+"""Replay: start a new run of the same definition version from a run's input.
+
+Without a payload the original, unredacted input is used, so nothing the operator saw redacted is ever
+needed. With an edited payload, every placeholder left unchanged at a redacted location gets its
+original secret back before the payload is validated and sent.
+"""
+
+from typing import Any
+
+from engine.errors import RunStudioError
+from engine.redaction import restore_placeholders
+from engine.services import audit
+from engine.services.audit import Actor
+from engine.services.context import ServiceContext
+from engine.services.launch import LaunchFailed, launch_run
+from engine.services.payloads import PayloadRejected
+from engine.services.runs import get_run
+from engine.store import definitions
+
+
+class ReplayNotPossible(RunStudioError):
+    """The run cannot be replayed (its definition version is gone)."""
+
+
+async def replay_run(ctx: ServiceContext, run_id: str, *, payload: dict[str, Any] | None, actor: Actor) -> str:
+    """Start the replay and return the new run's id (its trigger is ``replay`` with ``replayOfRunId``)."""
+    run = await get_run(ctx, run_id)
+    version = await definitions.get_version(
+        ctx.pool, tenant=ctx.tenant, workflow_id=run.workflow_id, version=run.workflow_version
+    )
+    if version is None:
+        raise ReplayNotPossible(
+            f"run {run.run_id} used {run.workflow_id} v{run.workflow_version}, which no longer exists; "
+            "start a new run of a published version instead"
+        )
+    if payload is None:
+        to_send = run.input
+    else:
+        to_send, problems = restore_placeholders(payload, run.input, version.definition.get("redact", []))
+        if problems:
+            raise PayloadRejected(problems)
+    edited = payload is not None
+    try:
+        new_run_id = await launch_run(
+            ctx,
+            workflow_id=run.workflow_id,
+            version=run.workflow_version,
+            payload=to_send,
+            trigger="replay",
+            trigger_metadata={"replayOfRunId": run.run_id, "edited": edited},
+        )
+    except LaunchFailed as exc:
+        # The new run exists (FAILED with the reason); the attempt belongs in the trail too.
+        await audit.record(
+            ctx, actor, run_id=run.run_id, action="replay", newRunId=exc.run_id, edited=edited, started=False
+        )
+        raise
+    await audit.record(ctx, actor, run_id=run.run_id, action="replay", newRunId=new_run_id, edited=edited, started=True)
+    return new_run_id
