@@ -11,7 +11,7 @@ from typing import Any, cast
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError, ChildWorkflowError
+from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from engine import expressions
@@ -46,6 +46,13 @@ CHECKPOINT_EVERY = 250
 # Projection and bookkeeping activities retry until the database answers: nothing may be lost.
 _INFRA_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200), backoff_coefficient=2.0, maximum_interval=timedelta(seconds=30)
+)
+# Loading retries until the database answers too, except when the pinned definition is wrong: that never heals.
+_LOAD_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    non_retryable_error_types=["DefinitionMismatch"],
 )
 _LOCAL_TIMEOUT = timedelta(seconds=30)
 _ACTION_TIMEOUT = timedelta(minutes=5)
@@ -108,13 +115,19 @@ class RunWorkflow:
     async def run(self, run_input: c.RunInput) -> c.RunResult:
         """Run the interpreter to completion, failure or cancellation."""
         self._input = run_input
-        loaded: c.LoadedRun = await workflow.execute_local_activity(
-            c.LOAD_RUN,
-            c.LoadRunRequest(tenant=run_input.tenant, run_id=run_input.run_id, temporal_run_id=workflow.info().run_id),
-            result_type=c.LoadedRun,
-            start_to_close_timeout=_LOCAL_TIMEOUT,
-            retry_policy=RetryPolicy(maximum_attempts=5, non_retryable_error_types=["DefinitionMismatch"]),
-        )
+        try:
+            loaded: c.LoadedRun = await workflow.execute_local_activity(
+                c.LOAD_RUN,
+                c.LoadRunRequest(
+                    tenant=run_input.tenant, run_id=run_input.run_id, temporal_run_id=workflow.info().run_id
+                ),
+                result_type=c.LoadedRun,
+                start_to_close_timeout=_LOCAL_TIMEOUT,
+                retry_policy=_LOAD_RETRY,
+            )
+        except (ActivityError, ApplicationError) as exc:
+            await self._fail_unloaded(exc)
+            raise
         self._loaded = loaded
         interp = Interpreter(
             Definition.model_validate(loaded.definition),
@@ -316,6 +329,10 @@ class RunWorkflow:
                 task_queue=TASK_QUEUE,
             )
         except ChildWorkflowError as exc:
+            if workflow.cancellation_reason() is not None:
+                # This run was canceled, and the SDK canceled the child and waited for it: the run ends
+                # CANCELED through run()'s cancellation path, never as a (catchable) child failure.
+                raise asyncio.CancelledError from exc
             cause = exc.cause
             if isinstance(cause, ApplicationError):
                 return ChildFailed(category=cause.type or "ChildWorkflowError", message=cause.message)
@@ -406,6 +423,22 @@ class RunWorkflow:
                 non_retryable=True,
             )
         return c.RunResult(status="SUCCEEDED", payload=self._loaded.payload, vars=finished.vars, output=finished.output)
+
+    async def _fail_unloaded(self, exc: ActivityError | ApplicationError) -> None:
+        """The run could not even be loaded (its pinned definition is missing or altered): FAILED, with why."""
+        # Local activity failures surface as the activity's own ApplicationError, remote ones wrapped.
+        cause = exc.cause if isinstance(exc, ActivityError) else exc
+        category = cause.type if isinstance(cause, ApplicationError) and cause.type else "DefinitionMismatch"
+        message = cause.message if isinstance(cause, ApplicationError) else str(exc)
+        patch = c.RunPatch(
+            status="FAILED", error={"category": category, "message": message}, completed_at=workflow.now()
+        )
+        await workflow.execute_local_activity(
+            c.PROJECT,
+            c.Projection(tenant=self._input.tenant, run_id=self._input.run_id, run=patch),
+            start_to_close_timeout=_LOCAL_TIMEOUT,
+            retry_policy=_INFRA_RETRY,
+        )
 
     async def _project_cancel(self, interp: Interpreter) -> None:
         step_path = interp.current_path

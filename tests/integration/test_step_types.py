@@ -1,13 +1,14 @@
 """Every step type end to end, asserting step rows, attempts, waits, invocations, vars and errors."""
 
 import asyncio
+import uuid
 from typing import Any
 
 from engine.services.context import ServiceContext
 from engine.services.launch import launch_run
 from engine.services.runs import RunDetail, get_run_detail
-from engine.temporal import workflow_id_for_run
-from engine.temporal.contracts import EventSignal, TaskCompletion
+from engine.temporal import TASK_QUEUE, WORKFLOW_NAME, workflow_id_for_run
+from engine.temporal.contracts import EventSignal, RunInput, TaskCompletion
 from tests.helpers import publish_examples, wait_for_run, wait_until
 
 
@@ -294,3 +295,47 @@ async def test_continue_as_new_over_300_steps_keeps_vars(services: ServiceContex
         "SELECT temporal_run_id FROM workflow_runs WHERE tenant = $1 AND run_id = $2", services.tenant, run_id
     )
     assert current == (await handle.describe()).run_id
+
+
+async def test_a_run_whose_pinned_definition_was_altered_fails_with_the_reason(services: ServiceContext) -> None:
+    await publish_examples(services, "branching")
+    run_id = str(uuid.uuid4())
+    version = await services.pool.fetchrow(
+        "SELECT version FROM workflow_definition_versions WHERE tenant = $1 AND workflow_id = 'branching'",
+        services.tenant,
+    )
+    await services.pool.execute(
+        """INSERT INTO workflow_runs (tenant, run_id, workflow_id, workflow_version, status, trigger, definition_hash)
+           VALUES ($1, $2, 'branching', $3, 'RUNNING', 'manual', $4)""",
+        services.tenant,
+        run_id,
+        version["version"],
+        "f" * 64,
+    )
+    client = await services.temporal()
+    await client.start_workflow(
+        WORKFLOW_NAME,
+        RunInput(tenant=services.tenant, run_id=run_id),
+        id=workflow_id_for_run(run_id),
+        task_queue=TASK_QUEUE,
+    )
+    done = await wait_for_run(services, run_id)
+    assert done.status == "FAILED"
+    assert done.error is not None
+    assert done.error["category"] == "DefinitionMismatch"
+    assert "f" * 64 in done.error["message"]
+    assert done.steps == []
+
+
+async def test_queries_expose_current_step_wait_and_summary(services: ServiceContext) -> None:
+    await publish_examples(services, "event_wait")
+    run_id = await launch_run(services, workflow_id="event-wait", payload={"ticketId": "T-Q"})
+    await wait_for_run(services, run_id, frozenset({"WAITING"}))
+    handle = (await services.temporal()).get_workflow_handle(workflow_id_for_run(run_id))
+    assert await handle.query("current_step") == "root.steps[0]"
+    wait = await handle.query("current_wait")
+    assert (wait["wait_type"], wait["event_name"], wait["correlation_key"]) == ("event", "ticket.approved", "T-Q")
+    summary = await handle.query("summary")
+    assert summary["current_step"] == "root.steps[0]"
+    assert summary["step_rows"] == 1
+    assert summary["finished"] is None
