@@ -3,6 +3,9 @@
 They hold the database pool and the action registry; the worker registers their bound methods.
 """
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +21,28 @@ from engine.interpreter.effects import ActionFailed, ActionSucceeded
 from engine.services.payloads import PayloadRejected, check_payload
 from engine.store import definitions, invocations, logs, projections, runs
 from engine.temporal import contracts as c
+
+
+HEARTBEAT_EVERY = 5.0
+"""Seconds between heartbeats while an action runs; the workflow's heartbeat timeout is a few of these."""
+
+
+@contextlib.asynccontextmanager
+async def _heartbeating() -> AsyncIterator[None]:
+    """Heartbeat while the body runs, so Temporal notices a dead worker in seconds, not at the timeout."""
+
+    async def beat() -> None:
+        while True:
+            activity.heartbeat()
+            await asyncio.sleep(HEARTBEAT_EVERY)
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 @dataclass
@@ -114,7 +139,8 @@ class Activities:
         )
         try:
             spec = self.registry.get(effect.action, effect.version)
-            output = await invoke(spec, ctx, effect.input)
+            async with _heartbeating():
+                output = await invoke(spec, ctx, effect.input)
         except ActionError as exc:
             error = {"category": str(exc.category), "message": exc.message, "details": exc.details}
             await invocations.finish(self.pool, tenant=request.tenant, invocation_id=begun.invocation_id, error=error)

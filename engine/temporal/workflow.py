@@ -56,6 +56,8 @@ _LOAD_RETRY = RetryPolicy(
 )
 _LOCAL_TIMEOUT = timedelta(seconds=30)
 _ACTION_TIMEOUT = timedelta(minutes=5)
+# Actions heartbeat every few seconds; a silent one means its worker died and the attempt is retried.
+_ACTION_HEARTBEAT_TIMEOUT = timedelta(seconds=20)
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -211,6 +213,7 @@ class RunWorkflow:
             request,
             result_type=cast(type, c.ActionOutcome),
             start_to_close_timeout=_ACTION_TIMEOUT,
+            heartbeat_timeout=_ACTION_HEARTBEAT_TIMEOUT,
             retry_policy=_INFRA_RETRY,
         )
         return outcome

@@ -20,7 +20,12 @@ from tests.helpers import publish_examples, wait_for_run, wait_until
 
 
 def start_worker(database_url: str, address: str) -> subprocess.Popen[bytes]:
-    env = cli_env(RUNSTUDIO_DATABASE_URL=database_url, TEMPORAL_ADDRESS=address, TEMPORAL_NAMESPACE="default")
+    env = cli_env(
+        RUNSTUDIO_DATABASE_URL=database_url,
+        TEMPORAL_ADDRESS=address,
+        TEMPORAL_NAMESPACE="default",
+        RUNSTUDIO_HTTP_ALLOWED_HOSTS="127.0.0.1",
+    )
     return subprocess.Popen(
         [sys.executable, "-c", "from runstudio.cli import main; main()", "worker"],
         env=env,
@@ -106,3 +111,74 @@ async def test_sigterm_stops_the_worker_gracefully(
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+async def test_a_worker_killed_during_an_action_is_noticed_by_heartbeat_and_the_attempt_rerun(
+    private_temporal: WorkflowEnvironment, migrated_database_url: str
+) -> None:
+    hits: list[int] = []
+    first_request_arrived = asyncio.Event()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        hits.append(len(hits) + 1)
+        if len(hits) == 1:
+            first_request_arrived.set()
+            await asyncio.sleep(3600)  # the first attempt never gets an answer: its worker dies meanwhile
+        body = b'{"ok": true}'
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+        )
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = private_temporal.client
+    address = client.service_client.config.target_host
+    pool: asyncpg.Pool = await create_pool(migrated_database_url)
+    services = ServiceContext(
+        pool=pool, endpoints=Endpoints(migrated_database_url, address, "default"), tenant="crash-http", _client=client
+    )
+    workers: list[subprocess.Popen[bytes]] = []
+    try:
+        from engine.services.publish import publish_definition
+
+        await publish_definition(
+            services,
+            {
+                "id": "call-out",
+                "version": 1,
+                "name": "Call out",
+                "steps": [
+                    {
+                        "id": "call",
+                        "type": "action.call",
+                        "action": "http.request",
+                        "version": 1,
+                        "input": {"url": f"http://127.0.0.1:{port}/hit", "timeoutMs": 60000},
+                        "saveAs": "vars.response",
+                    }
+                ],
+            },
+        )
+        workers.append(start_worker(migrated_database_url, address))
+        await wait_for_pollers(client, 1)
+        run_id = await launch_run(services, workflow_id="call-out", payload={})
+        await asyncio.wait_for(first_request_arrived.wait(), timeout=30)
+        os.killpg(workers[0].pid, signal.SIGKILL)
+        workers[0].wait(timeout=10)
+        workers.append(start_worker(migrated_database_url, address))
+        detail = await wait_for_run(services, run_id, timeout=90)
+        assert detail.status == "SUCCEEDED", detail.error
+        assert detail.vars["response"]["json"] == {"ok": True}
+        assert hits == [1, 2]  # at least once: the killed attempt had reached the server
+        assert [(i.action, i.attempt, i.status) for i in detail.invocations] == [("http.request", 2, "SUCCEEDED")]
+        assert [(s.step_id, s.attempt, s.status) for s in detail.steps] == [("call", 1, "SUCCEEDED")]
+    finally:
+        for proc in workers:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+        server.close()
+        await pool.close()
