@@ -22,7 +22,6 @@ from engine.services.payloads import PayloadRejected, check_payload
 from engine.store import definitions, invocations, logs, projections, runs
 from engine.temporal import contracts as c
 
-
 HEARTBEAT_EVERY = 5.0
 """Seconds between heartbeats while an action runs; the workflow's heartbeat timeout is a few of these."""
 
