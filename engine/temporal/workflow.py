@@ -12,6 +12,7 @@ from typing import Any, cast
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
+from temporalio.exceptions import CancelledError as TemporalCancelledError
 
 with workflow.unsafe.imports_passed_through():
     from engine import expressions
@@ -55,6 +56,7 @@ _LOAD_RETRY = RetryPolicy(
     non_retryable_error_types=["DefinitionMismatch"],
 )
 _LOCAL_TIMEOUT = timedelta(seconds=30)
+_CANCELED = {"category": "Canceled", "message": "canceled by request"}
 _ACTION_TIMEOUT = timedelta(minutes=5)
 # Actions heartbeat every few seconds; a silent one means its worker died and the attempt is retried.
 _ACTION_HEARTBEAT_TIMEOUT = timedelta(seconds=20)
@@ -129,6 +131,10 @@ class RunWorkflow:
             )
         except (ActivityError, ApplicationError) as exc:
             await self._fail_unloaded(exc)
+            raise
+        except asyncio.CancelledError:
+            # Typical for a stuck run canceled before any worker picked it up: it ends CANCELED too.
+            await self._project(c.RunPatch(status="CANCELED", error=_CANCELED, completed_at=workflow.now()))
             raise
         self._loaded = loaded
         interp = Interpreter(
@@ -339,6 +345,8 @@ class RunWorkflow:
             cause = exc.cause
             if isinstance(cause, ApplicationError):
                 return ChildFailed(category=cause.type or "ChildWorkflowError", message=cause.message)
+            if isinstance(cause, TemporalCancelledError):
+                return ChildFailed(category="ChildCanceled", message=f"child run {child.run_id} was canceled")
             return ChildFailed(category="ChildWorkflowError", message=str(cause or exc))
         return ChildSucceeded(result=result.model_dump(mode="json", include={"payload", "vars", "output"}))
 
@@ -433,9 +441,12 @@ class RunWorkflow:
         cause = exc.cause if isinstance(exc, ActivityError) else exc
         category = cause.type if isinstance(cause, ApplicationError) and cause.type else "DefinitionMismatch"
         message = cause.message if isinstance(cause, ApplicationError) else str(exc)
-        patch = c.RunPatch(
-            status="FAILED", error={"category": category, "message": message}, completed_at=workflow.now()
+        await self._project(
+            c.RunPatch(status="FAILED", error={"category": category, "message": message}, completed_at=workflow.now())
         )
+
+    async def _project(self, patch: c.RunPatch) -> None:
+        """Project a run-row change on its own (before the interpreter exists)."""
         await workflow.execute_local_activity(
             c.PROJECT,
             c.Projection(tenant=self._input.tenant, run_id=self._input.run_id, run=patch),
@@ -447,5 +458,5 @@ class RunWorkflow:
         step_path = interp.current_path
         interp.cancel(workflow.now())
         self._close(status="CANCELED")
-        error = {"category": "Canceled", "message": "canceled by request", "stepPath": step_path}
+        error = {**_CANCELED, "stepPath": step_path}
         await self._flush(interp, status="CANCELED", final=(None, error))

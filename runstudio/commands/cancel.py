@@ -1,0 +1,139 @@
+"""``runstudio cancel``: cancel runs by id or by filter, Temporal-first, with a per-run summary."""
+
+import sys
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from engine.config import load_settings
+from engine.services.context import ServiceContext, open_services
+from runstudio.commands.runs import STATUSES
+from runstudio.context import options, run_async
+
+if TYPE_CHECKING:
+    from engine.services.cancel import CancelOutcome
+
+PROGRESS_EVERY = 10
+"""Batches larger than this report progress on stderr every this many runs."""
+
+_LABELS = {"canceled": "canceled", "refused": "refused", "not_cancelable": "not cancelable"}
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``cancel`` to the root app."""
+    app.command("cancel")(cancel_command)
+
+
+def _interactive() -> bool:
+    """Whether a person can answer a confirmation prompt."""
+    return sys.stdin.isatty()
+
+
+def cancel_command(
+    ctx: typer.Context,
+    run_ids: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="RUN_ID",
+            help="Runs to cancel. A single id is canceled without a prompt; several are counted and confirmed.",
+            show_default=False,
+        ),
+    ] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(
+            "--status",
+            help=f"Cancel every run in this status ({', '.join(STATUSES)}); runs already over are reported "
+            "not cancelable. Not with run ids.",
+            show_default=False,
+        ),
+    ] = None,
+    workflow: Annotated[
+        str | None, typer.Option("--workflow", help="With --status: only runs of this workflow id.", show_default=False)
+    ] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (required when stdin is not a terminal).")
+    ] = False,
+) -> None:
+    """Cancel runs Temporal-first: a run becomes CANCELED only once Temporal has accepted the cancel.
+
+    Give run ids, or --status (and optionally --workflow) for every matching run.
+
+    Several runs are counted and confirmed first; --yes skips the prompt. A single run id is not confirmed.
+
+    Prints one line per run (canceled / refused: why / not cancelable: why) and a total.
+
+    Exit code 1 if Temporal refused (or could not be reached) for any run, else 0.
+    """
+    from engine.services.audit import Actor
+    from engine.services.cancel import cancel_runs, select_cancelable
+    from engine.services.runs import get_run
+
+    ids = list(run_ids or [])
+    if ids and (status is not None or workflow is not None):
+        raise typer.BadParameter("give run ids or --status/--workflow, not both", param_hint="RUN_IDS")
+    if not ids and status is None:
+        if workflow is not None:
+            raise typer.BadParameter("--workflow needs --status (e.g. --status WAITING)", param_hint="--status")
+        raise typer.BadParameter("give the run ids to cancel, or --status S [--workflow W]", param_hint="RUN_IDS")
+    wanted = status.upper() if status is not None else None
+    if wanted is not None and wanted not in STATUSES:
+        raise typer.BadParameter(f"unknown status {status!r}; use one of {', '.join(STATUSES)}", param_hint="--status")
+
+    async def select(services: ServiceContext) -> list[str]:
+        if wanted is None:
+            # Every id must exist before anything is canceled: a typo cancels nothing (RunNotFound).
+            return [(await get_run(services, r)).run_id for r in ids]
+        return await select_cancelable(services, status=wanted, workflow_id=workflow)
+
+    async def go() -> "list[CancelOutcome]":
+        async with open_services(load_settings(), tenant=options(ctx).tenant) as services:
+            chosen = await select(services)
+            if not chosen:
+                return []
+            # A single named run needs no prompt: naming it was the decision. Anything counted is confirmed.
+            if not yes and (wanted is not None or len(chosen) > 1):
+                _confirm(chosen, wanted, workflow)
+            return await cancel_runs(services, chosen, actor=Actor.current(), on_progress=_progress)
+
+    outcomes = run_async(go())
+    if not outcomes:
+        typer.echo("No runs match; nothing to cancel.")
+        return
+    _report(outcomes)
+    if any(o.outcome == "refused" for o in outcomes):
+        raise typer.Exit(1)
+
+
+def _confirm(chosen: list[str], status: str | None, workflow: str | None) -> None:
+    what = f"{len(chosen)} run(s)"
+    if status is not None:
+        what += f" with status {status}" + (f" of workflow {workflow}" if workflow else "")
+    if not _interactive():
+        typer.echo(f"error: this would cancel {what}; pass --yes to confirm when not at a terminal.", err=True)
+        raise typer.Exit(1)
+    if not typer.confirm(f"Cancel {what}?", default=False, err=True):
+        typer.echo("Nothing canceled.", err=True)
+        raise typer.Exit(1)
+
+
+def _progress(done: int, total: int) -> None:
+    if total > PROGRESS_EVERY and (done % PROGRESS_EVERY == 0 or done == total):
+        typer.echo(f"canceling… {done}/{total} done", err=True)
+
+
+def _report(outcomes: "list[CancelOutcome]") -> None:
+    counts = dict.fromkeys(_LABELS, 0)
+    for o in outcomes:
+        counts[o.outcome] += 1
+        line = f"{o.run_id}  {_LABELS[o.outcome]}"
+        if o.reason:
+            line += f": {o.reason}"
+        typer.echo(line)
+    summary = ", ".join(f"{counts[k]} {label}" for k, label in _LABELS.items())
+    typer.echo(f"total {len(outcomes)}: {summary}")
+    if counts["canceled"]:
+        typer.echo(
+            "Canceled runs show CANCELED once their workflows have unwound (`runstudio runs --status CANCELED`).",
+            err=True,
+        )
