@@ -67,7 +67,10 @@ class RunWorkflow:
     """Executes one authored run; continues as new every ``CHECKPOINT_EVERY`` steps."""
 
     def __init__(self) -> None:
+        # Events received since the current event wait was announced; older ones can never match.
         self._events: list[c.EventSignal] = []
+        # Events that resolved a wait: a redelivery of one of them must not satisfy a later wait.
+        self._consumed_event_ids: set[str] = set()
         self._completions: dict[str, c.TaskCompletion] = {}
         self._interp: Interpreter | None = None
         self._open_wait: c.WaitRecord | None = None
@@ -81,7 +84,8 @@ class RunWorkflow:
     @workflow.signal
     def event(self, signal: c.EventSignal) -> None:
         """An event for this run's tenant, name and key; ignored unless the current wait matches."""
-        self._events.append(signal)
+        if signal.event_id not in self._consumed_event_ids:
+            self._events.append(signal)
 
     @workflow.signal
     def complete_task(self, completion: c.TaskCompletion) -> None:
@@ -255,12 +259,12 @@ class RunWorkflow:
             timeout_at=None if timeout is None else workflow.now() + timeout,
         )
         # Only events that arrive once this wait is announced can satisfy it.
-        mark = len(self._events)
+        self._events.clear()
         await self._open(interp, record)
         matched: list[c.EventSignal] = []
 
         def ready() -> bool:
-            for signal in self._events[mark:]:
+            for signal in self._events:
                 if event_matches(
                     effect, event_name=signal.event_name, correlation_key=signal.correlation_key, payload=signal.payload
                 ):
@@ -273,6 +277,8 @@ class RunWorkflow:
         except TimeoutError:
             self._close(status="TIMED_OUT")
             return WaitTimedOut()
+        self._consumed_event_ids.add(matched[0].event_id)
+        self._events.clear()
         self._close(status="RESOLVED", payload=matched[0].payload)
         return WaitResolved(value=matched[0].payload)
 

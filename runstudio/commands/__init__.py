@@ -5,7 +5,7 @@ import typer
 
 def register_all(app: typer.Typer) -> None:
     """Attach every command group to ``app``."""
-    from runstudio.commands import admin, cancel, controls, runs, services, up, worker
+    from runstudio.commands import admin, cancel, controls, events, runs, services, up, worker
 
     up.register(app)
     services.register(app)
@@ -14,3 +14,4 @@ def register_all(app: typer.Typer) -> None:
     runs.register(app)
     controls.register(app)
     cancel.register(app)
+    events.register(app)

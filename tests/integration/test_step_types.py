@@ -339,3 +339,51 @@ async def test_queries_expose_current_step_wait_and_summary(services: ServiceCon
     assert summary["current_step"] == "root.steps[0]"
     assert summary["step_rows"] == 1
     assert summary["finished"] is None
+
+
+async def test_a_redelivered_event_does_not_satisfy_a_later_wait(services: ServiceContext) -> None:
+    from engine.services.publish import publish_definition
+
+    await publish_definition(
+        services,
+        {
+            "id": "two-approvals",
+            "version": 1,
+            "name": "Two approvals",
+            "steps": [
+                {
+                    "id": "first",
+                    "type": "event.wait",
+                    "eventName": "approved",
+                    "correlationKey": "K",
+                    "saveAs": "vars.first",
+                },
+                {
+                    "id": "second",
+                    "type": "event.wait",
+                    "eventName": "approved",
+                    "correlationKey": "K",
+                    "saveAs": "vars.second",
+                },
+            ],
+        },
+    )
+    run_id = await launch_run(services, workflow_id="two-approvals", payload={})
+    handle = (await services.temporal()).get_workflow_handle(workflow_id_for_run(run_id))
+
+    async def waiting_on(step: str) -> bool:
+        detail = await get_run_detail(services, run_id)
+        return any(w.step_path == step and w.status == "WAITING" for w in detail.waits)
+
+    await wait_until(lambda: waiting_on("root.steps[0]"), what="the first wait")
+    first = EventSignal(event_id="e1", event_name="approved", correlation_key="K", payload={"n": 1})
+    await handle.signal("event", first)
+    await wait_until(lambda: waiting_on("root.steps[1]"), what="the second wait")
+    await handle.signal("event", first)  # the same event, delivered again
+    await asyncio.sleep(0.3)
+    assert await handle.query("current_step") == "root.steps[1]"
+    await handle.signal(
+        "event", EventSignal(event_id="e2", event_name="approved", correlation_key="K", payload={"n": 2})
+    )
+    done = await wait_for_run(services, run_id)
+    assert done.vars == {"first": {"n": 1}, "second": {"n": 2}}

@@ -1,0 +1,223 @@
+"""Inbound events: ``workflow_runtime_events``, correlation rules, candidate waits and the event inbox."""
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from engine.store.db import Conn
+
+# -- workflow_runtime_events ------------------------------------------------------------------------
+
+# The primary key (tenant, event_id) is the dedupe: a second INSERT of the same id returns no row. Run
+# inside a transaction, a concurrent INSERT of the same id blocks until the first one commits.
+INSERT_EVENT = """
+INSERT INTO workflow_runtime_events (tenant, event_id, event_name, payload, correlation_key, source)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (tenant, event_id) DO NOTHING
+RETURNING event_id
+"""
+
+GET_EVENT = """
+SELECT event_id, event_name, payload, correlation_key, source, outcome,
+       matched_run_ids::text[] AS matched_run_ids, started_run_ids::text[] AS started_run_ids,
+       signaled_run_ids::text[] AS signaled_run_ids, error, received_at, routed_at
+  FROM workflow_runtime_events
+ WHERE tenant = $1 AND event_id = $2
+"""
+
+FINISH_EVENT = """
+UPDATE workflow_runtime_events
+   SET outcome = $3, matched_run_ids = $4::uuid[], started_run_ids = $5::uuid[], signaled_run_ids = $6::uuid[],
+       error = $7, routed_at = now()
+ WHERE tenant = $1 AND event_id = $2
+"""
+
+# Definitions whose *latest* version is triggered by the event name (served by the partial trigger index).
+TRIGGERED_DEFINITIONS = """
+SELECT v.workflow_id, v.version
+  FROM workflow_definition_versions v
+  JOIN workflow_definitions d
+    ON d.tenant = v.tenant AND d.workflow_id = v.workflow_id AND d.latest_version = v.version
+ WHERE v.tenant = $1 AND v.trigger_type = 'event' AND v.trigger_event_name = $2
+ ORDER BY v.workflow_id
+"""
+
+# Runs blocked on an event wait for this name and key. A wait whose key expression gave null accepts any
+# key (engine.interpreter.matching), so it is a candidate too. Human waits reuse event_name/correlation_key
+# for the task type and id, hence the wait_type filter.
+CANDIDATE_RUNS = """
+SELECT DISTINCT run_id::text AS run_id
+  FROM workflow_run_waits
+ WHERE tenant = $1 AND event_name = $2 AND (correlation_key = $3 OR correlation_key IS NULL)
+   AND status = 'WAITING' AND wait_type = 'event'
+ ORDER BY run_id
+"""
+
+
+class EventRow(BaseModel):
+    """One inbound event as stored, with its routing outcome (payload unredacted)."""
+
+    event_id: str
+    event_name: str
+    payload: Any
+    correlation_key: str | None
+    source: str
+    outcome: str
+    matched_run_ids: list[str]
+    started_run_ids: list[str]
+    signaled_run_ids: list[str]
+    error: str | None
+    received_at: datetime
+    routed_at: datetime | None
+
+
+class TriggeredDefinition(BaseModel):
+    """A definition version that an event name starts."""
+
+    workflow_id: str
+    version: int
+
+
+async def insert_event(
+    conn: Conn,
+    *,
+    tenant: str,
+    event_id: str,
+    event_name: str,
+    payload: dict[str, Any],
+    correlation_key: str | None,
+    source: str,
+) -> bool:
+    """Record a new event as ``pending``; False when that event id was already recorded for the tenant."""
+    inserted = await conn.fetchval(INSERT_EVENT, tenant, event_id, event_name, payload, correlation_key, source)
+    return inserted is not None
+
+
+async def get_event(conn: Conn, *, tenant: str, event_id: str) -> EventRow | None:
+    """One event, or None."""
+    row = await conn.fetchrow(GET_EVENT, tenant, event_id)
+    return None if row is None else EventRow(**dict(row))
+
+
+async def finish_event(
+    conn: Conn,
+    *,
+    tenant: str,
+    event_id: str,
+    outcome: str,
+    matched_run_ids: list[str],
+    started_run_ids: list[str],
+    signaled_run_ids: list[str],
+    error: str | None,
+) -> None:
+    """Store the routing outcome of an event and stamp ``routed_at``."""
+    await conn.execute(
+        FINISH_EVENT, tenant, event_id, outcome, matched_run_ids, started_run_ids, signaled_run_ids, error
+    )
+
+
+async def triggered_definitions(conn: Conn, *, tenant: str, event_name: str) -> list[TriggeredDefinition]:
+    """The definitions whose latest version is triggered by ``event_name``."""
+    return [TriggeredDefinition(**dict(r)) for r in await conn.fetch(TRIGGERED_DEFINITIONS, tenant, event_name)]
+
+
+async def candidate_runs(conn: Conn, *, tenant: str, event_name: str, correlation_key: str) -> list[str]:
+    """Ids of runs with an open event wait for ``event_name`` and ``correlation_key`` (or any key)."""
+    return [r["run_id"] for r in await conn.fetch(CANDIDATE_RUNS, tenant, event_name, correlation_key)]
+
+
+# -- workflow_event_correlation_rules ---------------------------------------------------------------
+
+UPSERT_RULE = """
+INSERT INTO workflow_event_correlation_rules (tenant, event_name, expression) VALUES ($1, $2, $3)
+ON CONFLICT (tenant, event_name) DO UPDATE SET expression = EXCLUDED.expression, updated_at = now()
+"""
+
+GET_RULE = "SELECT expression FROM workflow_event_correlation_rules WHERE tenant = $1 AND event_name = $2"
+
+LIST_RULES = """
+SELECT event_name, expression, updated_at FROM workflow_event_correlation_rules WHERE tenant = $1 ORDER BY event_name
+"""
+
+
+class RuleRow(BaseModel):
+    """How the correlation key of an event name is derived from its payload."""
+
+    event_name: str
+    expression: str
+    updated_at: datetime
+
+
+async def upsert_rule(conn: Conn, *, tenant: str, event_name: str, expression: str) -> None:
+    """Create or replace the rule of ``event_name``."""
+    await conn.execute(UPSERT_RULE, tenant, event_name, expression)
+
+
+async def get_rule(conn: Conn, *, tenant: str, event_name: str) -> str | None:
+    """The rule's expression, or None."""
+    expression: str | None = await conn.fetchval(GET_RULE, tenant, event_name)
+    return expression
+
+
+async def list_rules(conn: Conn, *, tenant: str) -> list[RuleRow]:
+    """Every rule of the tenant, by event name."""
+    return [RuleRow(**dict(r)) for r in await conn.fetch(LIST_RULES, tenant)]
+
+
+# -- workflow_event_inbox -----------------------------------------------------------------------------
+
+# The one deliberately cross-tenant read of this module: the inbox is a single queue that other systems
+# INSERT into for any tenant, and each row carries its tenant. SKIP LOCKED lets every worker consume it.
+# A row that failed is retried only once its backoff (2^attempts seconds after it was enqueued, at most
+# $2 seconds) has passed, so a failing row does not spin.
+CLAIM_INBOX = """
+SELECT id, tenant, event_id, event_name, payload, correlation_key, attempts
+  FROM workflow_event_inbox
+ WHERE processed_at IS NULL
+   AND (attempts = 0 OR enqueued_at + make_interval(secs => least(power(2, attempts), $2)) <= now())
+ ORDER BY id
+ LIMIT $1
+   FOR UPDATE SKIP LOCKED
+"""
+
+MARK_INBOX_PROCESSED = """
+UPDATE workflow_event_inbox SET processed_at = now() WHERE id = $1 AND tenant = $2
+"""
+
+# give_up: the row is parked (processed, with the error) instead of being retried again.
+MARK_INBOX_FAILED = """
+UPDATE workflow_event_inbox
+   SET attempts = attempts + 1, last_error = $3, processed_at = CASE WHEN $4 THEN now() END
+ WHERE id = $1 AND tenant = $2
+"""
+
+
+class InboxRow(BaseModel):
+    """An event another system enqueued."""
+
+    id: int
+    tenant: str
+    event_id: str
+    event_name: str
+    payload: Any
+    correlation_key: str | None
+    attempts: int
+
+
+async def claim_inbox(conn: Conn, *, limit: int, max_backoff_seconds: int) -> list[InboxRow]:
+    """Lock up to ``limit`` unprocessed rows that are due, oldest first, skipping rows others hold.
+
+    Call it inside a transaction: the locks last until it ends.
+    """
+    return [InboxRow(**dict(r)) for r in await conn.fetch(CLAIM_INBOX, limit, max_backoff_seconds)]
+
+
+async def mark_inbox_processed(conn: Conn, *, row_id: int, tenant: str) -> None:
+    """The row's event has been routed (or was a duplicate)."""
+    await conn.execute(MARK_INBOX_PROCESSED, row_id, tenant)
+
+
+async def mark_inbox_failed(conn: Conn, *, row_id: int, tenant: str, error: str, give_up: bool) -> None:
+    """Count a failed attempt; with ``give_up`` the row is marked processed and keeps ``last_error``."""
+    await conn.execute(MARK_INBOX_FAILED, row_id, tenant, error, give_up)

@@ -1,0 +1,242 @@
+"""Ingress and people: ``event send``, ``event rule set|list``, ``tasks``, ``task complete``."""
+
+import json
+import unicodedata
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from engine.services.audit import Actor
+from engine.services.context import ServiceContext
+from runstudio.commands.runs import with_services
+from runstudio.output import print_json, print_table, read_payload_option
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``event`` group (``send``, ``rule set``, ``rule list``), ``tasks`` and ``task complete`` to ``app``."""
+    event_app = typer.Typer(
+        help="Send events to runs and configure how their correlation keys are derived.", no_args_is_help=True
+    )
+    event_app.command("send")(send_command)
+    rule_app = typer.Typer(
+        help="Correlation rules: a JSONata expression per event name that derives the key from the event.",
+        no_args_is_help=True,
+    )
+    rule_app.command("set")(rule_set_command)
+    rule_app.command("list")(rule_list_command)
+    event_app.add_typer(rule_app, name="rule")
+    app.add_typer(event_app, name="event")
+    app.command("tasks")(tasks_command)
+    task_app = typer.Typer(help="Act on one human task (see `runstudio tasks`).", no_args_is_help=True)
+    task_app.command("complete")(task_complete_command)
+    app.add_typer(task_app, name="task")
+
+
+def send_command(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The event name, e.g. ticket.approved.")],
+    payload: Annotated[
+        str | None, typer.Option("--payload", help="The event payload: a JSON object, or @FILE to read it.")
+    ] = None,
+    event_id: Annotated[
+        str | None,
+        typer.Option(
+            "--event-id",
+            help="Idempotency id (default: a new UUID). Sending an id again routes nothing and prints the "
+            "first outcome.",
+        ),
+    ] = None,
+    correlation: Annotated[
+        str | None,
+        typer.Option(
+            "--correlation",
+            help="The correlation key. Without it, the event name's rule derives it (`runstudio event rule set`).",
+        ),
+    ] = None,
+) -> None:
+    """Send an event: start the runs it triggers and signal every run waiting for its name and key.
+
+    Prints {"event_id", "correlation_key", "started_run_ids", "signaled_run_ids", "error", …} as JSON.
+    Exits 1 when part of the routing failed; the error says which part.
+    """
+    from engine.services.ingress import submit_event
+
+    data = read_payload_option(payload)
+
+    async def work(services: ServiceContext) -> Any:
+        return await submit_event(services, name, data, event_id=event_id, correlation_key=correlation)
+
+    outcome = with_services(ctx, work)
+    print_json(
+        {
+            "event_id": outcome.event_id,
+            "correlation_key": outcome.correlation_key,
+            "started_run_ids": outcome.started_run_ids,
+            "signaled_run_ids": outcome.signaled_run_ids,
+            "error": outcome.error,
+            "outcome": outcome.outcome,
+            "duplicate": outcome.duplicate,
+            "matched_run_ids": outcome.matched_run_ids,
+        }
+    )
+    if outcome.duplicate:
+        typer.echo(f"note: event {outcome.event_id} was already received; this is its first outcome.", err=True)
+    if outcome.outcome == "unresolved_correlation":
+        typer.echo(
+            f"note: no correlation key, so no waiting run was signaled. Pass --correlation KEY, or set a rule "
+            f"with `runstudio event rule set {name} EXPR`.",
+            err=True,
+        )
+    if outcome.outcome == "error":
+        typer.echo(f"error: the event was recorded but routing failed in part: {outcome.error}", err=True)
+        raise typer.Exit(1)
+
+
+def rule_set_command(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The event name the rule applies to.")],
+    expression: Annotated[
+        str,
+        typer.Argument(
+            help="JSONata over {payload, event: {name, id}}, e.g. 'payload.ticket.id'. Its value becomes the key."
+        ),
+    ],
+) -> None:
+    """Create or replace the correlation rule of an event name."""
+    from engine.services.ingress import CorrelationRuleInvalid, set_correlation_rule
+
+    async def work(services: ServiceContext) -> None:
+        await set_correlation_rule(services, name, expression)
+
+    try:
+        with_services(ctx, work)
+    except CorrelationRuleInvalid as exc:
+        typer.echo(f"error: the rule for {name!r} was not saved ({len(exc.problems)} problem(s)):", err=True)
+        for problem in exc.problems:
+            typer.echo(f"  {problem}", err=True)
+        raise typer.Exit(1) from exc
+    print_json({"event_name": name, "expression": expression})
+
+
+def rule_list_command(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """List the correlation rules."""
+    from engine.services.ingress import list_correlation_rules
+
+    async def work(services: ServiceContext) -> Any:
+        return await list_correlation_rules(services)
+
+    rules = with_services(ctx, work)
+    if as_json:
+        print_json([{"event_name": r.event_name, "expression": r.expression} for r in rules])
+        return
+    if not rules:
+        typer.echo("No correlation rules; `runstudio event rule set NAME EXPR` adds one.")
+        return
+    print_table(["EVENT", "EXPRESSION"], [[_plain(r.event_name), _plain(r.expression)] for r in rules])
+
+
+def tasks_command(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """List open human tasks, newest first."""
+    from engine.services.tasks import list_open_tasks
+
+    async def work(services: ServiceContext) -> Any:
+        return await list_open_tasks(services)
+
+    items = with_services(ctx, work)
+    if as_json:
+        print_json(
+            [
+                {
+                    "task_id": t.task_id,
+                    "run_id": t.run_id,
+                    "task_type": t.task_type,
+                    "title": t.title,
+                    "status": t.status,
+                    "workflow_id": t.workflow_id,
+                    "created_at": t.created_at,
+                    "timeout_at": t.timeout_at,
+                    "form_schema": t.form_schema,
+                    "context_data": t.context_data,
+                }
+                for t in items
+            ]
+        )
+        return
+    if not items:
+        typer.echo("No open tasks.")
+        return
+    now = datetime.now(UTC)
+    print_table(
+        ["TASK", "RUN", "TYPE", "TITLE", "CREATED"],
+        [
+            [
+                t.task_id,
+                t.run_id,
+                _plain(t.task_type),
+                _plain(t.title),
+                f"{int((now - t.created_at).total_seconds())}s ago",
+            ]
+            for t in items
+        ],
+    )
+
+
+def task_complete_command(
+    ctx: typer.Context,
+    task_id: Annotated[str, typer.Argument(help="The task's id (from `runstudio tasks`).")],
+    response: Annotated[
+        str,
+        typer.Option("--response", help="The response as JSON (it must satisfy the task's form), or @FILE."),
+    ],
+) -> None:
+    """Complete an open task; the response is checked against the task's form schema first."""
+    from engine.services.tasks import TaskResponseInvalid, complete_task
+
+    value = _read_json_option(response, "--response")
+
+    async def work(services: ServiceContext) -> Any:
+        return await complete_task(services, task_id, value, actor=Actor.current())
+
+    try:
+        task = with_services(ctx, work)
+    except TaskResponseInvalid as exc:
+        typer.echo(f"error: the response does not match the form of task {task_id}; nothing changed:", err=True)
+        for problem in exc.problems:
+            typer.echo(f"  {problem}", err=True)
+        typer.echo("Fix the response and run the command again.", err=True)
+        raise typer.Exit(1) from exc
+    print_json(
+        {
+            "task_id": task.task_id,
+            "run_id": task.run_id,
+            "status": task.status,
+            "completed_by": task.completed_by,
+        }
+    )
+
+
+def _read_json_option(value: str, option: str) -> Any:
+    """Any JSON value given as text or ``@FILE``."""
+    source = "the value"
+    if value.startswith("@"):
+        path = Path(value[1:])
+        source = str(path)
+        try:
+            value = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise typer.BadParameter(f"cannot read {path}: {exc.strerror}", param_hint=option) from exc
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise typer.BadParameter(
+            f"{source} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", param_hint=option
+        ) from exc
+
+
+def _plain(text: str) -> str:
+    """Untrusted text for a terminal table: control characters (escape sequences, newlines) made visible."""
+    return "".join(
+        ch if unicodedata.category(ch) != "Cc" else ch.encode("unicode_escape").decode("ascii") for ch in text
+    )
