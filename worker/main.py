@@ -12,12 +12,15 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from engine.actions.registry import default_registry
 from engine.config import Settings
+from engine.services.context import ServiceContext
 from engine.stack import resolve_endpoints
 from engine.store.db import create_pool
 from engine.temporal import TASK_QUEUE
 from engine.temporal import client as temporal_client
 from engine.temporal.activities import Activities
 from engine.temporal.workflow import RunWorkflow
+from worker.inbox import run_inbox_consumer
+from worker.reconciler import run_reconciler
 
 log = logging.getLogger("runstudio.worker")
 
@@ -60,6 +63,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
     try:
         client = await temporal_client.connect(endpoints.temporal_address, endpoints.temporal_namespace)
         activities = Activities(pool=pool, registry=default_registry(), http_allowed_hosts=settings.http_allowed_hosts)
+        services = ServiceContext(pool=pool, endpoints=endpoints, tenant="default", _client=client)
         async with build_worker(client, activities):
             log.info(
                 "worker polling task queue %s on %s (namespace %s)",
@@ -67,8 +71,15 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
                 endpoints.temporal_address,
                 endpoints.temporal_namespace,
             )
+            background = [
+                asyncio.create_task(
+                    run_inbox_consumer(pool, services.for_tenant, stop, database_url=endpoints.database_url)
+                ),
+                asyncio.create_task(run_reconciler(pool, client, stop)),
+            ]
             await stop.wait()
             log.info("worker stopping: finishing in-flight tasks")
+            await asyncio.gather(*background)
     finally:
         await pool.close()
     log.info("worker stopped")
