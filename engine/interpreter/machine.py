@@ -6,8 +6,9 @@ back. Step records accumulate in ``state.outbox`` for the driver to project. Giv
 state, clock and outcomes it always makes the same decisions, so it is safe inside Temporal workflows.
 """
 
+import json
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from engine import expressions
@@ -57,6 +58,17 @@ def _blocks(definition: m.Definition) -> tuple[dict[str, list[m.Step]], dict[str
 
     walk("root.steps", list(definition.steps))
     return blocks, steps
+
+
+def backoff_ms(policy: m.RetryPolicy, failed_attempt: int) -> int:
+    """Delay before the attempt after ``failed_attempt``: backoffMs × multiplier^(n-1), capped at maxDelayMs.
+
+    Grown step by step and capped as it goes, so no policy can overflow.
+    """
+    delay = float(policy.backoff_ms)
+    for _ in range(failed_attempt - 1):
+        delay = min(delay * policy.backoff_multiplier, float(policy.max_delay_ms))
+    return int(min(delay, policy.max_delay_ms))
 
 
 class Interpreter:
@@ -123,12 +135,13 @@ class Interpreter:
     def cancel(self, now: datetime) -> None:
         """Record the open step and every open container as CANCELED; the run is over."""
         pending = self.state.pending
-        if pending is not None:
+        # An attempt waiting out its backoff has already been recorded FAILED; that record stands.
+        if pending is not None and not pending.backing_off:
             self._record(pending, "CANCELED", now)
-            self.state.pending = None
+        self.state.pending = None
         for frame in reversed(self.state.frames):
             if frame.kind != "block":
-                self._record_container(frame, "CANCELED")
+                self._record_container(frame, "CANCELED", now=now)
         self.state.frames = []
 
     def drain_records(self) -> list[StepRecord]:
@@ -181,12 +194,11 @@ class Interpreter:
                 self._push_block(f"{path}.{branch}")
             elif isinstance(step, m.ForEachStep):
                 items = self._resolve(step.items, path)
+                # JSONata semantics: nothing is an empty sequence, one value a sequence of one.
                 if items is None:
                     items = []
-                if not isinstance(items, list):
-                    raise BusinessError.of(
-                        "ExpressionError", f"forEach items must be a list, got {type(items).__name__}", path, step.id
-                    )
+                elif not isinstance(items, list):
+                    items = [items]
                 frame = Frame(kind="forEach", path=path, seq=seq, started_at=now, items=items)
                 self._push_container(frame)
                 self._next_item(frame)
@@ -232,8 +244,8 @@ class Interpreter:
                         seq=seq,
                         path=path,
                         task_type=step.task_type,
-                        title=str(self._resolve(step.title, path)),
-                        description=None if step.description is None else str(self._resolve(step.description, path)),
+                        title=self._text(step.title, path, "title"),
+                        description=self._optional_text(step.description, path),
                         form_schema=step.form_schema,
                         context_data=self._resolve(step.context_data, path),
                         timeout_ms=self._millis(step.timeout_ms, path, "timeoutMs"),
@@ -250,7 +262,11 @@ class Interpreter:
         if step.idempotency_key is None:
             key = f"{self.meta['run_id']}:{seq}"
         else:
-            key = str(self._resolve(step.idempotency_key, path))
+            resolved = self._resolve(step.idempotency_key, path)
+            if resolved is None or resolved == "":
+                # A shared empty key would make unrelated invocations reuse each other's results.
+                raise BusinessError.of("ExpressionError", "idempotencyKey evaluated to nothing", path, step.id)
+            key = str(resolved)
         return RunAction(
             seq=seq,
             attempt=attempt,
@@ -275,27 +291,17 @@ class Interpreter:
             raise BusinessError.of("ExpressionError", f"until is not an ISO time: {until!r}", path, step.id) from exc
         if due.tzinfo is None:
             raise BusinessError.of("ExpressionError", f"until has no time zone: {until!r}", path, step.id)
-        return int((due - self.env.now()).total_seconds() * 1000)
+        # Rounded up: waking a fraction of a millisecond early would run the next step before `until`.
+        return -(-(due - self.env.now()) // timedelta(milliseconds=1))
 
     # -- outcomes ---------------------------------------------------------------------------------
 
     def _apply_outcome(self, step: m.Step, pending: PendingStep, outcome: Outcome) -> None:
         now = self.env.now()
-        if pending.retry_action is not None:
-            if not isinstance(outcome, TimerFired):
+        if pending.backing_off:
+            if not isinstance(outcome, TimerFired) or not isinstance(step, m.ActionCallStep):
                 raise InterpreterCorruption(f"expected the retry timer for {pending.path}, got {outcome.kind}")
-            attempt = pending.attempt + 1
-            self.state.pending = pending.model_copy(
-                update={
-                    "attempt": attempt,
-                    "started_at": now,
-                    "effect": pending.retry_action.model_copy(update={"attempt": attempt}),
-                    "emitted": False,
-                    "retry_action": None,
-                }
-            )
-            self._emit(self._record_of(self.state.pending, "STARTED", None))
-            self.state.step_rows += 1
+            self._next_attempt(step, pending, now)
             return
         self.state.pending = None
         if isinstance(outcome, ActionSucceeded) and isinstance(step, m.ActionCallStep):
@@ -319,9 +325,9 @@ class Interpreter:
             self._advance()
         elif isinstance(outcome, WaitTimedOut) and isinstance(step, m.EventWaitStep | m.HumanTaskStep):
             what = "event" if isinstance(step, m.EventWaitStep) else "human task"
-            error = error_info(
-                "TimeoutError", f"{what} wait timed out after {step.timeout_ms} ms", pending.path, step.id
-            )
+            effect = pending.effect
+            timeout_ms = effect.timeout_ms if isinstance(effect, WaitEvent | HumanTask) else None
+            error = error_info("TimeoutError", f"{what} wait timed out after {timeout_ms} ms", pending.path, step.id)
             self._record(pending, "FAILED", now, error)
             raise BusinessError(error)
         elif isinstance(outcome, ChildSucceeded) and isinstance(step, m.CallWorkflowStep):
@@ -341,6 +347,22 @@ class Interpreter:
         else:
             raise InterpreterCorruption(f"outcome {outcome.kind} does not fit step {step.type} at {pending.path}")
 
+    def _next_attempt(self, step: m.ActionCallStep, failed: PendingStep, now: datetime) -> None:
+        """Start the attempt after a backoff; its input is resolved again, so ``meta.attempt`` is current."""
+        attempt = failed.attempt + 1
+        pending = failed.model_copy(
+            update={"attempt": attempt, "started_at": now, "emitted": False, "backing_off": False}
+        )
+        self.state.pending = pending
+        self._emit(self._record_of(pending, "STARTED", None))
+        self.state.step_rows += 1
+        try:
+            pending.effect = self._action_effect(step, pending.path, pending.seq, attempt=attempt)
+        except BusinessError as exc:
+            self.state.pending = None
+            self._record(pending, "FAILED", now, exc.error)
+            raise
+
     def _action_failed(
         self, step: m.ActionCallStep, pending: PendingStep, outcome: ActionFailed, now: datetime
     ) -> None:
@@ -353,17 +375,20 @@ class Interpreter:
             retryable = outcome.category in policy.retry_on
         if retryable and pending.attempt < policy.max_attempts:
             assert isinstance(pending.effect, RunAction)
-            delay = policy.backoff_ms * policy.backoff_multiplier ** (pending.attempt - 1)
             backoff = Sleep(
-                seq=pending.seq, path=pending.path, duration_ms=int(min(delay, policy.max_delay_ms)), is_wait=False
+                seq=pending.seq, path=pending.path, duration_ms=backoff_ms(policy, pending.attempt), is_wait=False
             )
-            self.state.pending = pending.model_copy(
-                update={"effect": backoff, "emitted": False, "retry_action": pending.effect}
-            )
+            self.state.pending = pending.model_copy(update={"effect": backoff, "emitted": False, "backing_off": True})
             return
         if step.on_error.policy == "continue":
-            target = step.save_as or f"vars.errors.{step.id}"
-            self._set_var(target, {"error": error} if step.save_as else error, pending.path)
+            if step.save_as:
+                self._set_var(step.save_as, {"error": error}, pending.path)
+            else:
+                # Keyed by step id directly: ids like "send-mail" are not assignable path segments.
+                errors = dict(self.state.vars.get("errors") or {})
+                errors[step.id] = error
+                self.state.vars = {**self.state.vars, "errors": errors}
+                self.state.vars_dirty = True
             self._advance()
             return
         raise BusinessError(error)
@@ -489,6 +514,20 @@ class Interpreter:
     def _truthy(value: Any) -> bool:
         return bool(value)
 
+    def _text(self, value: Any, path: str, name: str) -> str:
+        """A required text field: literal or computed, never the word "None"."""
+        resolved = self._resolve(value, path)
+        if resolved is None:
+            raise BusinessError.of("ExpressionError", f"{name} evaluated to null", path, self._step(path).id)
+        return resolved if isinstance(resolved, str) else json.dumps(resolved, ensure_ascii=False)
+
+    def _optional_text(self, value: Any, path: str) -> str | None:
+        """An optional text field: null means absent."""
+        resolved = self._resolve(value, path) if value is not None else None
+        if resolved is None:
+            return None
+        return resolved if isinstance(resolved, str) else json.dumps(resolved, ensure_ascii=False)
+
     def _millis(self, value: Any, path: str, name: str) -> int | None:
         """A literal or computed number of milliseconds (None when absent)."""
         if value is None:
@@ -556,7 +595,9 @@ class Interpreter:
     def _record(self, pending: PendingStep, status: str, now: datetime, error: dict[str, Any] | None = None) -> None:
         self._emit(self._record_of(pending, status, error, now))
 
-    def _record_container(self, frame: Frame, status: str, error: dict[str, Any] | None = None) -> None:
+    def _record_container(
+        self, frame: Frame, status: str, error: dict[str, Any] | None = None, *, now: datetime | None = None
+    ) -> None:
         step = self._step(frame.path)
         assert frame.started_at is not None
         self._emit(
@@ -569,7 +610,7 @@ class Interpreter:
                 iteration=self._iteration_outside(frame),
                 status=status,
                 started_at=frame.started_at,
-                completed_at=self.env.now(),
+                completed_at=now or self.env.now(),
                 error=error,
             )
         )

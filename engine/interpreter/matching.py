@@ -19,21 +19,35 @@ def _lookup(payload: Any, path: str) -> Any:
     return value
 
 
+def _same(a: Any, b: Any) -> bool:
+    """JSON equality: ``true`` is not ``1`` (Python says it is)."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    return bool(a == b)
+
+
+def _ordered(a: Any, b: Any) -> bool:
+    """Only numbers with numbers and strings with strings can be ordered; booleans are neither."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return False
+    numbers = isinstance(a, int | float) and isinstance(b, int | float)
+    return numbers or (isinstance(a, str) and isinstance(b, str))
+
+
 def _compare(actual: Any, op: str, expected: Any) -> bool:
     if op == "exists":
         return actual is not _MISSING
     if actual is _MISSING:
         return op == "!="
     if op == "=":
-        return bool(actual == expected)
+        return _same(actual, expected)
     if op == "!=":
-        return bool(actual != expected)
+        return not _same(actual, expected)
     if op == "in":
-        return isinstance(expected, list) and actual in expected
-    try:
-        return bool(actual > expected) if op == ">" else bool(actual < expected)
-    except TypeError:
+        return isinstance(expected, list) and any(_same(actual, item) for item in expected)
+    if not _ordered(actual, expected):
         return False
+    return bool(actual > expected) if op == ">" else bool(actual < expected)
 
 
 def event_matches(wait: WaitEvent, *, event_name: str, correlation_key: str | None, payload: Any) -> bool:

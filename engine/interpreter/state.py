@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from engine.interpreter.effects import Effect, Finished, RunAction, StepRecord
+from engine.interpreter.effects import Effect, Finished, StepRecord
 
 
 class Frame(BaseModel):
@@ -41,8 +41,8 @@ class PendingStep(BaseModel):
     started_at: datetime
     effect: Effect
     emitted: bool = False
-    retry_action: RunAction | None = None
-    """Set while waiting out a retry backoff: the action to run again when the timer fires."""
+    backing_off: bool = False
+    """Waiting out a retry backoff: this attempt already failed and the next one starts when the timer fires."""
 
 
 class InterpreterState(BaseModel):

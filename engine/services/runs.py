@@ -137,13 +137,24 @@ async def list_runs(
     *,
     status: str | None = None,
     workflow_id: str | None = None,
+    run_id_prefix: str | None = None,
     after: tuple[datetime, str] | None = None,
     limit: int = 100,
 ) -> list[RunSummary]:
-    """One keyset page of runs, newest first."""
-    rows = await runs.list_page(
-        ctx.pool, tenant=ctx.tenant, status=status, workflow_id=workflow_id, after=after, limit=limit
-    )
+    """One keyset page of runs, newest first; ``run_id_prefix`` matches the start of run ids (case-insensitive)."""
+    prefix = run_id_prefix.strip().lower() if run_id_prefix is not None else None
+    try:
+        rows = await runs.list_page(
+            ctx.pool,
+            tenant=ctx.tenant,
+            status=status,
+            workflow_id=workflow_id,
+            run_id_prefix=prefix or None,
+            after=after,
+            limit=limit,
+        )
+    except ValueError:
+        return []  # text that cannot start a run id matches no run
     now = ctx.clock()
     return [
         RunSummary(

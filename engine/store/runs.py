@@ -1,5 +1,6 @@
 """Queries over ``workflow_runs``: creating runs, loading them for execution, listing and reading them."""
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -9,6 +10,8 @@ from pydantic import BaseModel
 from engine.store.db import Conn
 from engine.store.definitions import DefinitionVersion
 from engine.temporal import workflow_id_for_run
+
+_UUID_PREFIX = re.compile(r"[0-9a-f-]{1,36}")
 
 INSERT_RUN = """
 INSERT INTO workflow_runs (tenant, run_id, workflow_id, workflow_version, status, engine, temporal_workflow_id,
@@ -54,15 +57,22 @@ GET_RUN = f"SELECT {_RUN_COLUMNS} FROM workflow_runs WHERE tenant = $1 AND run_i
 _LIST_FILTERS = {
     "status": "status = ${}",
     "workflow_id": "workflow_id = ${}",
+    "run_id_prefix": "run_id::text LIKE ${} || '%'",
     "after": "(started_at, run_id) < (${}::timestamptz, ${}::uuid)",
 }
 
 
-def list_runs_sql(*, status: bool, workflow_id: bool, after: bool) -> str:
+def list_runs_sql(*, status: bool, workflow_id: bool, run_id_prefix: bool = False, after: bool) -> str:
     """The keyset page query for one combination of filters; parameters follow the tenant in that order."""
     clauses = ["tenant = $1"]
     n = 2
-    for name, present in (("status", status), ("workflow_id", workflow_id), ("after", after)):
+    present_filters = (
+        ("status", status),
+        ("workflow_id", workflow_id),
+        ("run_id_prefix", run_id_prefix),
+        ("after", after),
+    )
+    for name, present in present_filters:
         if present:
             fragment = _LIST_FILTERS[name]
             count = fragment.count("{}")
@@ -213,16 +223,27 @@ async def list_page(
     tenant: str,
     status: str | None = None,
     workflow_id: str | None = None,
+    run_id_prefix: str | None = None,
     after: tuple[datetime, str] | None = None,
     limit: int = 100,
 ) -> list[RunRow]:
-    """One keyset page of runs, newest first; pass the last row's (started_at, run_id) as ``after``."""
-    sql = list_runs_sql(status=status is not None, workflow_id=workflow_id is not None, after=after is not None)
+    """One keyset page of runs, newest first; pass the last row's (started_at, run_id) as ``after``.
+
+    ``run_id_prefix`` must be lowercase hex digits and dashes (a UUID's alphabet), so it can never
+    carry a LIKE wildcard.
+    """
+    if run_id_prefix is not None and not _UUID_PREFIX.fullmatch(run_id_prefix):
+        raise ValueError(f"{run_id_prefix!r} is not the start of a run id")
+    sql = list_runs_sql(
+        status=status is not None,
+        workflow_id=workflow_id is not None,
+        run_id_prefix=run_id_prefix is not None,
+        after=after is not None,
+    )
     args: list[Any] = [tenant]
-    if status is not None:
-        args.append(status)
-    if workflow_id is not None:
-        args.append(workflow_id)
+    for value in (status, workflow_id, run_id_prefix):
+        if value is not None:
+            args.append(value)
     if after is not None:
         args.extend(after)
     rows = await conn.fetch(sql, *args, limit)
