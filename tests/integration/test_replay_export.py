@@ -107,6 +107,7 @@ async def test_export_is_one_redacted_document_and_is_audited(services: ServiceC
 
 
 async def test_cli_replay_and_export(services: ServiceContext, tmp_path: Path) -> None:
+    import asyncio
     import subprocess
     import sys
 
@@ -119,14 +120,21 @@ async def test_cli_replay_and_export(services: ServiceContext, tmp_path: Path) -
         SSH_CONNECTION="192.0.2.5 50000 192.0.2.1 22",
     )
     base = [sys.executable, "-c", "from runstudio.cli import main; main()", "--tenant", services.tenant]
-    replayed = subprocess.run([*base, "replay", run_id], env=env, capture_output=True, text=True, timeout=60)
+    replayed = await asyncio.to_thread(
+        subprocess.run, [*base, "replay", run_id], env=env, capture_output=True, text=True, timeout=60
+    )
     assert replayed.returncode == 0, replayed.stderr
     new_run_id = json.loads(replayed.stdout)["run_id"]
     new = await wait_for_run(services, new_run_id)
     assert new.vars["passwordLength"] == len(SECRETS[0])
     target = tmp_path / "export.json"
-    exported = subprocess.run(
-        [*base, "export", run_id, "-o", str(target)], env=env, capture_output=True, text=True, timeout=60
+    exported = await asyncio.to_thread(
+        subprocess.run,
+        [*base, "export", run_id, "-o", str(target)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert exported.returncode == 0, exported.stderr
     assert str(target) in exported.stdout
