@@ -162,38 +162,22 @@ class RunWorkflow:
             raise
 
     async def _drive(self, interp: Interpreter) -> c.RunResult:
-        while True:
-            try:
+        try:
+            while True:
                 effect = interp.next_effect()
-            except InterpreterCorruption as exc:
-                return await self._finish(
-                    interp,
-                    Finished(
-                        status="FAILED",
-                        vars=interp.state.vars,
-                        error={"category": "InterpreterError", "message": str(exc), "stepPath": interp.current_path},
-                    ),
-                )
-            if isinstance(effect, Finished):
-                return await self._finish(interp, effect)
-            if isinstance(effect, Checkpoint):
-                await self._flush(interp, status="RUNNING")
-                interp.state.steps_since_checkpoint = 0
-                workflow.continue_as_new(
-                    c.RunInput(tenant=self._input.tenant, run_id=self._input.run_id, checkpoint=interp.state)
-                )
-            outcome = await self._perform(interp, effect)
-            try:
-                interp.resume(outcome)
-            except InterpreterCorruption as exc:
-                return await self._finish(
-                    interp,
-                    Finished(
-                        status="FAILED",
-                        vars=interp.state.vars,
-                        error={"category": "InterpreterError", "message": str(exc), "stepPath": interp.current_path},
-                    ),
-                )
+                if isinstance(effect, Finished):
+                    return await self._finish(interp, effect)
+                if isinstance(effect, Checkpoint):
+                    await self._flush(interp, status="RUNNING")
+                    interp.state.steps_since_checkpoint = 0
+                    workflow.continue_as_new(
+                        c.RunInput(tenant=self._input.tenant, run_id=self._input.run_id, checkpoint=interp.state)
+                    )
+                interp.resume(await self._perform(interp, effect))
+        except InterpreterCorruption as exc:
+            # Never caught by the definition's tryCatch: the run fails, with the state it had.
+            error = {"category": "InterpreterError", "message": str(exc), "stepPath": interp.current_path}
+            return await self._finish(interp, Finished(status="FAILED", vars=interp.state.vars, error=error))
 
     async def _perform(self, interp: Interpreter, effect: Any) -> Outcome:
         if isinstance(effect, RunAction):
