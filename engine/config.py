@@ -6,7 +6,7 @@ task-queue setting: the queue is the constant ``engine.temporal.TASK_QUEUE``.
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -20,6 +20,18 @@ class Settings(BaseSettings):
     temporal_namespace: str = Field(default="default", validation_alias="TEMPORAL_NAMESPACE")
     home: Path = Field(default=Path(".runstudio"), validation_alias="RUNSTUDIO_HOME")
     http_allowed_hosts_csv: str = Field(default="", validation_alias="RUNSTUDIO_HTTP_ALLOWED_HOSTS")
+    temporal_tls_cert: Path | None = Field(default=None, validation_alias="TEMPORAL_TLS_CERT")
+    temporal_tls_key: Path | None = Field(default=None, validation_alias="TEMPORAL_TLS_KEY")
+    temporal_tls_ca: Path | None = Field(default=None, validation_alias="TEMPORAL_TLS_CA")
+    temporal_api_key: SecretStr | None = Field(default=None, validation_alias="TEMPORAL_API_KEY")
+    metrics_port: int | None = Field(default=None, validation_alias="RUNSTUDIO_METRICS_PORT")
+    log_format: str = Field(default="text", validation_alias="RUNSTUDIO_LOG_FORMAT", pattern="^(text|json)$")
+
+    @model_validator(mode="after")
+    def _client_cert_comes_with_its_key(self) -> "Settings":
+        if (self.temporal_tls_cert is None) != (self.temporal_tls_key is None):
+            raise ValueError("TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together (mTLS client certificate)")
+        return self
 
     @property
     def http_allowed_hosts(self) -> frozenset[str]:

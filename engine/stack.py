@@ -1,10 +1,21 @@
 """Resolves where Postgres and Temporal are: the configured services, or the embedded stack."""
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from engine import devstack
 from engine.config import Settings
+
+
+@dataclass(frozen=True)
+class TemporalAuth:
+    """How to authenticate to a production Temporal: mTLS files and/or a Temporal Cloud API key."""
+
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_ca: Path | None = None
+    api_key: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -14,6 +25,7 @@ class Endpoints:
     database_url: str
     temporal_address: str
     temporal_namespace: str
+    temporal_auth: TemporalAuth | None = None
 
 
 async def resolve_endpoints(settings: Settings, *, need_temporal: bool = True) -> Endpoints:
@@ -32,4 +44,17 @@ async def resolve_endpoints(settings: Settings, *, need_temporal: bool = True) -
         database_url=database_url,
         temporal_address=temporal_address,
         temporal_namespace=settings.temporal_namespace,
+        temporal_auth=_auth(settings),
+    )
+
+
+def _auth(settings: Settings) -> TemporalAuth | None:
+    api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
+    if settings.temporal_tls_cert is None and settings.temporal_tls_ca is None and api_key is None:
+        return None
+    return TemporalAuth(
+        tls_cert=settings.temporal_tls_cert,
+        tls_key=settings.temporal_tls_key,
+        tls_ca=settings.temporal_tls_ca,
+        api_key=api_key,
     )

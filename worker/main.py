@@ -1,6 +1,7 @@
 """Runs the Temporal worker on ``TASK_QUEUE`` until SIGTERM/SIGINT, then shuts down gracefully."""
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Sequence
@@ -19,6 +20,7 @@ from engine.temporal import TASK_QUEUE
 from engine.temporal import client as temporal_client
 from engine.temporal.activities import Activities
 from engine.temporal.workflow import RunWorkflow
+from worker import observability
 from worker.inbox import run_inbox_consumer
 from worker.reconciler import run_reconciler
 
@@ -61,10 +63,26 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
     endpoints = await resolve_endpoints(settings)
     pool = await create_pool(endpoints.database_url)
     try:
-        client = await temporal_client.connect(endpoints.temporal_address, endpoints.temporal_namespace)
+        runtime, sdk_metrics = observability.sdk_runtime() if settings.metrics_port is not None else (None, None)
+        client = await temporal_client.connect(
+            endpoints.temporal_address, endpoints.temporal_namespace, auth=endpoints.temporal_auth, runtime=runtime
+        )
         activities = Activities(pool=pool, registry=default_registry(), http_allowed_hosts=settings.http_allowed_hosts)
         services = ServiceContext(pool=pool, endpoints=endpoints, tenant="default", _client=client)
-        async with build_worker(client, activities):
+        polling = False
+
+        async def healthy() -> bool:
+            """Polling the task queue and able to reach the read-model."""
+            return polling and await pool.fetchval("SELECT true") is True
+
+        async with contextlib.AsyncExitStack() as stack:
+            if settings.metrics_port is not None:
+                port = await stack.enter_async_context(
+                    observability.serve(settings.metrics_port, sdk_metrics_address=sdk_metrics, healthy=healthy)
+                )
+                log.info("metrics on :%d/metrics, health on :%d/healthz", port, port)
+            await stack.enter_async_context(build_worker(client, activities))
+            polling = True
             log.info(
                 "worker polling task queue %s on %s (namespace %s)",
                 TASK_QUEUE,
@@ -78,6 +96,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
                 asyncio.create_task(run_reconciler(pool, client, stop)),
             ]
             await stop.wait()
+            polling = False
             log.info("worker stopping: finishing in-flight tasks")
             await asyncio.gather(*background)
     finally:

@@ -36,7 +36,7 @@ class ServiceContext:
         """The Temporal client, connecting on first use (``ServiceUnavailableError`` if unreachable)."""
         if self._client is None:
             self._client = await temporal_client.connect(
-                self.endpoints.temporal_address, self.endpoints.temporal_namespace
+                self.endpoints.temporal_address, self.endpoints.temporal_namespace, auth=self.endpoints.temporal_auth
             )
         return self._client
 

@@ -8,6 +8,7 @@ from typing import TypeVar
 import asyncpg
 from temporalio.client import Client
 
+from engine.stack import Endpoints
 from engine.store import migrations, runs
 from engine.store.db import connect
 from engine.temporal import TASK_QUEUE
@@ -28,10 +29,8 @@ class Check:
 
 
 async def run_checks(
+    endpoints: Endpoints,
     *,
-    database_url: str,
-    temporal_address: str,
-    temporal_namespace: str,
     tenant: str,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> list[Check]:
@@ -40,7 +39,7 @@ async def run_checks(
     A check whose prerequisite failed is reported as failed with that reason, never silently skipped.
     """
     checks: list[Check] = []
-    conn = await _attempt(lambda: connect(database_url))
+    conn = await _attempt(lambda: connect(endpoints.database_url))
     if isinstance(conn, Exception):
         checks.append(
             Check("database", False, f"cannot connect: {conn}", "start Postgres or fix RUNSTUDIO_DATABASE_URL")
@@ -49,7 +48,10 @@ async def run_checks(
     else:
         checks.append(Check("database", True, "reachable"))
         checks.append(await _migrations_check(conn))
-    client = await _attempt(lambda: temporal_client.connect(temporal_address, temporal_namespace))
+    temporal_address, temporal_namespace = endpoints.temporal_address, endpoints.temporal_namespace
+    client = await _attempt(
+        lambda: temporal_client.connect(temporal_address, temporal_namespace, auth=endpoints.temporal_auth)
+    )
     if isinstance(client, Exception):
         checks.append(Check("temporal", False, str(client), "start Temporal or fix TEMPORAL_ADDRESS"))
         checks.append(Check("workers", False, "Temporal unreachable", "fix the temporal check first"))

@@ -45,6 +45,7 @@ import asyncpg
 from pydantic import BaseModel
 from temporalio.client import Client
 
+from engine import metrics
 from engine.errors import RunStudioError, ServiceUnavailableError
 from engine.expressions import EvalEnv, ExpressionError, check_expression, evaluate
 from engine.services.context import ServiceContext
@@ -149,6 +150,7 @@ async def submit_event(
             signaled_run_ids=routed.signaled,
             error=error,
         )
+    metrics.INGRESS_EVENTS.labels(outcome=outcome, source=source).inc()
     if error:
         log.warning("event %s (%s) for tenant %s routed with errors: %s", event_id, name, ctx.tenant, error)
     return EventOutcome(

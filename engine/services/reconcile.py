@@ -14,6 +14,7 @@ import asyncpg
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
+from engine import metrics
 from engine.temporal import workflow_id_for_run
 from engine.temporal.contracts import RunResult
 
@@ -87,6 +88,7 @@ async def reconcile_once(pool: asyncpg.Pool, client: Client, *, now: datetime, l
             fix = await _reconcile_run(pool, client, tenant=tenant, run_id=row["run_id"], status=row["status"])
             if fix is not None:
                 log.info("reconciled run %s (%s): %s → %s, %s", fix.run_id, tenant, fix.before, fix.after, fix.reason)
+                metrics.RECONCILER_FIXES.labels(status=fix.after).inc()
                 fixes.append(fix)
     return fixes
 

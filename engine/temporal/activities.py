@@ -13,14 +13,27 @@ import asyncpg
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from engine import metrics
 from engine.actions.base import ActionContext, invoke
 from engine.actions.errors import ActionError
 from engine.actions.registry import ActionRegistry
 from engine.dsl.hashing import definition_hash
 from engine.interpreter.effects import ActionFailed, ActionSucceeded
+from engine.log_context import log_context
 from engine.services.payloads import PayloadRejected, check_payload
 from engine.store import definitions, invocations, logs, projections, runs
 from engine.temporal import contracts as c
+
+
+def _count(projection: c.Projection) -> None:
+    """Feed the worker's counters from what was just projected."""
+    for step in projection.steps:
+        if step.status != "STARTED":
+            metrics.STEPS.labels(status=step.status).inc()
+    run = projection.run
+    if run is not None and run.completed_at is not None and run.status is not None:
+        metrics.RUNS_FINISHED.labels(status=run.status).inc()
+
 
 HEARTBEAT_EVERY = 5.0
 """Seconds between heartbeats while an action runs; the workflow's heartbeat timeout is a few of these."""
@@ -77,6 +90,8 @@ class Activities:
                 type="DefinitionMismatch",
                 non_retryable=True,
             )
+        if request.first_execution:
+            metrics.RUNS_STARTED.inc()
         return c.LoadedRun(
             workflow_id=row.workflow_id,
             workflow_version=row.workflow_version,
@@ -89,6 +104,7 @@ class Activities:
         """Write a projection."""
         async with self.pool.acquire() as conn:
             await projections.apply(conn, projection)
+        _count(projection)
 
     @activity.defn(name=c.RUN_ACTION)
     async def run_action(self, request: c.ActionRequest) -> c.ActionOutcome:
@@ -97,9 +113,14 @@ class Activities:
         Business failures are returned (the interpreter owns retries); only infrastructure failures
         raise, so Temporal retries the activity until the database is back.
         """
+        with log_context(run_id=request.run_id, workflow_id=request.workflow_id, tenant=request.tenant):
+            return await self._run_action(request)
+
+    async def _run_action(self, request: c.ActionRequest) -> c.ActionOutcome:
         effect = request.action
         async with self.pool.acquire() as conn, conn.transaction():
             await projections.apply(conn, request.projection)
+            _count(request.projection)
             begun = await invocations.begin(
                 conn,
                 tenant=request.tenant,

@@ -8,17 +8,44 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import Runtime
+from temporalio.service import TLSConfig
 
-from engine.errors import ServiceUnavailableError
+from engine.errors import ConfigurationError, ServiceUnavailableError
+from engine.stack import TemporalAuth
 from engine.temporal import TASK_QUEUE
 
 DATA_CONVERTER = pydantic_data_converter
 
 
-async def connect(address: str, namespace: str) -> Client:
+def _tls(auth: TemporalAuth | None) -> TLSConfig | bool:
+    if auth is None:
+        return False
+    if auth.tls_cert is None and auth.tls_ca is None:
+        return auth.api_key is not None  # Temporal Cloud API keys travel over TLS with the system roots
+    try:
+        return TLSConfig(
+            client_cert=auth.tls_cert.read_bytes() if auth.tls_cert else None,
+            client_private_key=auth.tls_key.read_bytes() if auth.tls_key else None,
+            server_root_ca_cert=auth.tls_ca.read_bytes() if auth.tls_ca else None,
+        )
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read a Temporal TLS file: {exc}") from exc
+
+
+async def connect(
+    address: str, namespace: str, *, auth: TemporalAuth | None = None, runtime: Runtime | None = None
+) -> Client:
     """Connect to Temporal; an unreachable server is a ``ServiceUnavailableError`` naming the address."""
     try:
-        return await Client.connect(address, namespace=namespace, data_converter=DATA_CONVERTER)
+        return await Client.connect(
+            address,
+            namespace=namespace,
+            data_converter=DATA_CONVERTER,
+            tls=_tls(auth),
+            api_key=auth.api_key if auth else None,
+            runtime=runtime,
+        )
     except RuntimeError as exc:
         raise ServiceUnavailableError(
             f"cannot reach Temporal at {address} (namespace {namespace!r}): {exc}. "

@@ -40,6 +40,8 @@ class LoadRunRequest(BaseModel):
     tenant: str
     run_id: str
     temporal_run_id: str
+    first_execution: bool = True
+    """False after continue-as-new: the run is resuming, not starting."""
 
 
 class LoadedRun(BaseModel):

@@ -127,7 +127,10 @@ class RunWorkflow:
             loaded: c.LoadedRun = await workflow.execute_local_activity(
                 c.LOAD_RUN,
                 c.LoadRunRequest(
-                    tenant=run_input.tenant, run_id=run_input.run_id, temporal_run_id=workflow.info().run_id
+                    tenant=run_input.tenant,
+                    run_id=run_input.run_id,
+                    temporal_run_id=workflow.info().run_id,
+                    first_execution=run_input.checkpoint is None,
                 ),
                 result_type=c.LoadedRun,
                 start_to_close_timeout=_LOCAL_TIMEOUT,

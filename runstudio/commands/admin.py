@@ -40,12 +40,7 @@ def doctor_command(ctx: typer.Context) -> None:
 
     async def go() -> list[doctor.Check]:
         endpoints = await resolve_endpoints(load_settings())
-        return await doctor.run_checks(
-            database_url=endpoints.database_url,
-            temporal_address=endpoints.temporal_address,
-            temporal_namespace=endpoints.temporal_namespace,
-            tenant=tenant,
-        )
+        return await doctor.run_checks(endpoints, tenant=tenant)
 
     checks = run_async(go())
     width = max(len(c.name) for c in checks)

@@ -1,7 +1,5 @@
 """``runstudio worker``: the Temporal worker process."""
 
-import logging
-
 import typer
 
 from engine.config import load_settings
@@ -16,8 +14,13 @@ def register(app: typer.Typer) -> None:
 def worker_command(
     log_level: str = typer.Option("INFO", "--log-level", help="Logging level (DEBUG, INFO, WARNING, ERROR)."),
 ) -> None:
-    """Run a worker on the task queue workflow-runtime-v2 until SIGTERM or Ctrl-C."""
-    from worker.main import run_worker
+    """Run a worker on the task queue workflow-runtime-v2 until SIGTERM or Ctrl-C.
 
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    run_async(run_worker(load_settings()))
+    Set RUNSTUDIO_METRICS_PORT to serve /metrics and /healthz, RUNSTUDIO_LOG_FORMAT=json for JSON log lines.
+    """
+    from worker.main import run_worker
+    from worker.observability import configure_logging
+
+    settings = load_settings()
+    configure_logging(log_level, settings.log_format)
+    run_async(run_worker(settings))
