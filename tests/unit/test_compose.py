@@ -1,0 +1,85 @@
+"""docker-compose.yaml has the services, health checks and ordering a deployment relies on."""
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "docker-compose.yaml"
+
+
+def compose() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(COMPOSE.read_text())
+    return data
+
+
+def strings(value: Any) -> list[str]:
+    """Every key and scalar in the document (comments are not data)."""
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in [str(k), *strings(v)]]
+    if isinstance(value, list):
+        return [s for item in value for s in strings(item)]
+    return [str(value)]
+
+
+def test_the_stack_has_every_service() -> None:
+    assert set(compose()["services"]) >= {"postgres", "temporal", "temporal-ui", "migrate", "worker", "studio"}
+
+
+def test_postgres_and_temporal_are_health_checked_and_persistent() -> None:
+    services = compose()["services"]
+    assert "pg_isready" in " ".join(strings(services["postgres"]["healthcheck"]["test"]))
+    assert any(v.endswith(":/var/lib/postgresql/data") for v in services["postgres"]["volumes"])
+    assert "cluster health" in " ".join(strings(services["temporal"]["healthcheck"]["test"]))
+    assert services["temporal"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert services["temporal-ui"]["depends_on"]["temporal"]["condition"] == "service_healthy"
+
+
+def test_migrations_run_once_before_any_worker() -> None:
+    services = compose()["services"]
+    migrate = services["migrate"]
+    assert migrate["command"] == ["migrate"]
+    assert migrate["restart"] == "no"
+    assert migrate["depends_on"]["postgres"]["condition"] == "service_healthy"
+    for name in ("worker", "studio"):
+        assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+        assert services[name]["depends_on"]["temporal"]["condition"] == "service_healthy"
+
+
+def test_worker_and_studio_share_one_image_and_the_worker_scales() -> None:
+    services = compose()["services"]
+    worker, studio = services["worker"], services["studio"]
+    assert worker["image"] == studio["image"] == services["migrate"]["image"]
+    assert worker["build"] == studio["build"] == "."
+    # A fixed container name or a published host port would stop `--scale worker=N`.
+    assert "container_name" not in worker
+    assert "ports" not in worker
+    assert "/healthz" in " ".join(strings(worker["healthcheck"]["test"]))
+    assert studio["command"] == ["tui"]
+    assert studio["tty"] is True and studio["stdin_open"] is True
+
+
+def test_no_task_queue_can_be_configured_anywhere() -> None:
+    assert not [s for s in strings(compose()) if "queue" in s.lower()]
+    assert "queue" not in (ROOT / "Dockerfile").read_text().lower()
+
+
+def test_the_dockerfile_runs_as_a_non_root_user_without_build_tools() -> None:
+    lines = (ROOT / "Dockerfile").read_text().splitlines()
+    final_stage = lines[max(i for i, line in enumerate(lines) if line.startswith("FROM")) :]
+    assert any(line.startswith("USER ") and "root" not in line for line in final_stage)
+    assert not any("apt-get install" in line or "gcc" in line for line in final_stage)
+    assert any(line.startswith("COPY --from=build") for line in final_stage)
+    assert 'ENTRYPOINT ["runstudio"]' in final_stage
+
+
+def test_docker_compose_accepts_the_file_where_it_is_installed() -> None:
+    """Structure is asserted above on every machine; this adds docker-compose's own check where it exists."""
+    tool = shutil.which("docker-compose")
+    if tool is None:
+        return
+    result = subprocess.run([tool, "-f", str(COMPOSE), "config", "-q"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
