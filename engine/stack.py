@@ -44,11 +44,12 @@ async def resolve_endpoints(settings: Settings, *, need_temporal: bool = True) -
         database_url=database_url,
         temporal_address=temporal_address,
         temporal_namespace=settings.temporal_namespace,
-        temporal_auth=_auth(settings),
+        temporal_auth=auth_from_settings(settings),
     )
 
 
-def _auth(settings: Settings) -> TemporalAuth | None:
+def auth_from_settings(settings: Settings) -> TemporalAuth | None:
+    """The Temporal credentials configured in the environment, or None for a plain connection."""
     api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
     if settings.temporal_tls_cert is None and settings.temporal_tls_ca is None and api_key is None:
         return None

@@ -18,7 +18,8 @@ from engine.temporal import TASK_QUEUE
 DATA_CONVERTER = pydantic_data_converter
 
 
-def _tls(auth: TemporalAuth | None) -> TLSConfig | bool:
+def tls_config(auth: TemporalAuth | None) -> TLSConfig | bool:
+    """The client's TLS setting for these credentials (files are read now, so a missing one fails early)."""
     if auth is None:
         return False
     if auth.tls_cert is None and auth.tls_ca is None:
@@ -42,7 +43,7 @@ async def connect(
             address,
             namespace=namespace,
             data_converter=DATA_CONVERTER,
-            tls=_tls(auth),
+            tls=tls_config(auth),
             api_key=auth.api_key if auth else None,
             runtime=runtime,
         )
