@@ -7,6 +7,7 @@ import signal
 from collections.abc import Sequence
 from datetime import timedelta
 
+import asyncpg
 from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
@@ -50,6 +51,23 @@ def build_worker(client: Client, activities: Activities) -> Worker:
     )
 
 
+def health_check(temporal_worker: Worker, pool: asyncpg.Pool, stop: asyncio.Event) -> observability.HealthCheck:
+    """What ``/healthz`` reports: healthy while the Temporal worker runs, we are not stopping, and Postgres answers.
+
+    ``Worker.is_running`` turns true only once the SDK has validated the namespace and started polling,
+    and false once it shuts down (a fatal worker error also ends ``run_worker``, so the process exits).
+    A stopping worker reports 503 at once so an orchestrator stops counting it before it is gone.
+    Postgres is part of it because a worker that cannot project makes no progress on any run.
+    """
+
+    async def healthy() -> bool:
+        if stop.is_set() or not temporal_worker.is_running:
+            return False
+        return await pool.fetchval("SELECT true") is True
+
+    return healthy
+
+
 async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
     """Connect, poll ``TASK_QUEUE`` and return once ``stop`` is set.
 
@@ -63,26 +81,26 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
     endpoints = await resolve_endpoints(settings)
     pool = await create_pool(endpoints.database_url)
     try:
-        runtime, sdk_metrics = observability.sdk_runtime() if settings.metrics_port is not None else (None, None)
+        runtime, sdk_metrics = observability.sdk_runtime(
+            metrics=settings.metrics_port is not None, forward_logs=settings.log_format == "json"
+        )
         client = await temporal_client.connect(
             endpoints.temporal_address, endpoints.temporal_namespace, auth=endpoints.temporal_auth, runtime=runtime
         )
         activities = Activities(pool=pool, registry=default_registry(), http_allowed_hosts=settings.http_allowed_hosts)
         services = ServiceContext(pool=pool, endpoints=endpoints, tenant="default", _client=client)
-        polling = False
-
-        async def healthy() -> bool:
-            """Polling the task queue and able to reach the read-model."""
-            return polling and await pool.fetchval("SELECT true") is True
-
+        temporal_worker = build_worker(client, activities)
         async with contextlib.AsyncExitStack() as stack:
             if settings.metrics_port is not None:
                 port = await stack.enter_async_context(
-                    observability.serve(settings.metrics_port, sdk_metrics_address=sdk_metrics, healthy=healthy)
+                    observability.serve(
+                        settings.metrics_port,
+                        sdk_metrics_address=sdk_metrics,
+                        healthy=health_check(temporal_worker, pool, stop),
+                    )
                 )
                 log.info("metrics on :%d/metrics, health on :%d/healthz", port, port)
-            await stack.enter_async_context(build_worker(client, activities))
-            polling = True
+            await stack.enter_async_context(temporal_worker)
             log.info(
                 "worker polling task queue %s on %s (namespace %s)",
                 TASK_QUEUE,
@@ -95,8 +113,14 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
                 ),
                 asyncio.create_task(run_reconciler(pool, client, stop)),
             ]
-            await stop.wait()
-            polling = False
+            try:
+                await stop.wait()
+            except asyncio.CancelledError:
+                # A fatal Temporal worker error cancels this task (then re-raises from the worker's exit):
+                # the consumer and the reconciler must end before the pool closes under them.
+                stop.set()
+                await asyncio.gather(*background, return_exceptions=True)
+                raise
             log.info("worker stopping: finishing in-flight tasks")
             await asyncio.gather(*background)
     finally:

@@ -120,7 +120,6 @@ class Activities:
         effect = request.action
         async with self.pool.acquire() as conn, conn.transaction():
             await projections.apply(conn, request.projection)
-            _count(request.projection)
             begun = await invocations.begin(
                 conn,
                 tenant=request.tenant,
@@ -132,6 +131,7 @@ class Activities:
                 action_version=effect.version,
                 input_json=effect.input,
             )
+        _count(request.projection)  # after the commit: a rolled-back projection is retried, not counted twice
         if begun.invocation_id is None:
             return ActionSucceeded(output=begun.stored_output)
 

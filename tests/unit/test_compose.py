@@ -33,7 +33,10 @@ def test_postgres_and_temporal_are_health_checked_and_persistent() -> None:
     services = compose()["services"]
     assert "pg_isready" in " ".join(strings(services["postgres"]["healthcheck"]["test"]))
     assert any(v.endswith(":/var/lib/postgresql/data") for v in services["postgres"]["volumes"])
-    assert "cluster health" in " ".join(strings(services["temporal"]["healthcheck"]["test"]))
+    temporal_check = " ".join(strings(services["temporal"]["healthcheck"]["test"]))
+    assert "cluster health" in temporal_check
+    # auto-setup registers the namespace after the server is up: healthy must wait for it too.
+    assert "namespace describe --namespace default" in temporal_check
     assert services["temporal"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert services["temporal-ui"]["depends_on"]["temporal"]["condition"] == "service_healthy"
 
@@ -57,9 +60,25 @@ def test_worker_and_studio_share_one_image_and_the_worker_scales() -> None:
     # A fixed container name or a published host port would stop `--scale worker=N`.
     assert "container_name" not in worker
     assert "ports" not in worker
-    assert "/healthz" in " ".join(strings(worker["healthcheck"]["test"]))
+    metrics_port = worker["environment"]["RUNSTUDIO_METRICS_PORT"]
+    assert f":{metrics_port}/healthz" in " ".join(strings(worker["healthcheck"]["test"]))
+    assert worker["environment"]["RUNSTUDIO_LOG_FORMAT"] == "json"
     assert studio["command"] == ["tui"]
     assert studio["tty"] is True and studio["stdin_open"] is True
+
+
+def test_every_runstudio_service_points_at_the_compose_postgres_and_temporal() -> None:
+    services = compose()["services"]
+    for name in ("migrate", "worker", "studio"):
+        env = services[name]["environment"]
+        assert (
+            env["RUNSTUDIO_DATABASE_URL"].startswith("postgresql://")
+            and "@postgres:5432/" in env["RUNSTUDIO_DATABASE_URL"]
+        )
+        assert env["TEMPORAL_ADDRESS"] == "temporal:7233"
+        assert env["TEMPORAL_NAMESPACE"] == "default"
+    assert services["temporal-ui"]["environment"]["TEMPORAL_ADDRESS"] == "temporal:7233"
+    assert "studio" in services["studio"]["profiles"]  # `docker compose up` must not start a TUI without a TTY
 
 
 def test_no_task_queue_can_be_configured_anywhere() -> None:
@@ -73,6 +92,9 @@ def test_the_dockerfile_runs_as_a_non_root_user_without_build_tools() -> None:
     assert any(line.startswith("USER ") and "root" not in line for line in final_stage)
     assert not any("apt-get install" in line or "gcc" in line for line in final_stage)
     assert any(line.startswith("COPY --from=build") for line in final_stage)
+    # The venv is made by `uv venv` (no pip inside) and uv itself stays in the build stage.
+    assert any("uv venv /opt/runstudio" in line for line in lines)
+    assert not any("pip install" in line for line in final_stage)
     assert 'ENTRYPOINT ["runstudio"]' in final_stage
 
 
