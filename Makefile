@@ -24,4 +24,4 @@ test: $(STAMP) lint
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy engine worker runstudio
+	$(VENV)/bin/mypy engine worker runstudio studio_tui

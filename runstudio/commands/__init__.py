@@ -5,7 +5,7 @@ import typer
 
 def register_all(app: typer.Typer) -> None:
     """Attach every command group to ``app``."""
-    from runstudio.commands import admin, cancel, controls, events, runs, services, up, worker
+    from runstudio.commands import admin, cancel, controls, events, runs, services, tui, up, worker
 
     up.register(app)
     services.register(app)
@@ -15,3 +15,4 @@ def register_all(app: typer.Typer) -> None:
     controls.register(app)
     cancel.register(app)
     events.register(app)
+    tui.register(app)

@@ -1,0 +1,176 @@
+"""``RunStudioApp``: the studio's shell. It owns the services, the health check and navigation between screens."""
+
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from typing import ClassVar, Final
+
+from rich.text import Text
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from engine.services.context import ServiceContext
+from engine.services.doctor import run_checks
+from studio_tui.commands import StudioCommands
+from studio_tui.health import Health, health_from_checks
+from studio_tui.messages import OpenRun
+from studio_tui.sanitize import safe_text
+from studio_tui.screens.help import HelpScreen
+from studio_tui.screens.run_detail import RunDetailScreen
+from studio_tui.screens.runs import RunsScreen
+
+ServicesOpener = Callable[[], AbstractAsyncContextManager[ServiceContext]]
+"""Opens the services inside the app's own event loop (and closes them when the app ends)."""
+
+HEALTH_SECONDS: Final = 10.0
+"""How often the header's health is checked (each check opens a connection to Postgres and to Temporal)."""
+
+
+class RunStudioApp(App[None]):
+    """The studio. Give it open services, or a way to open them in the loop the app runs in.
+
+    A ``ServiceContext`` must belong to the running event loop (``runstudio tui`` opens it and awaits
+    ``run_async`` in the same loop). When something else starts the loop (``App.run`` uses ``asyncio.run``),
+    pass a ``ServicesOpener`` instead: the app opens the services on startup and closes them on exit.
+    """
+
+    CSS_PATH = "app.tcss"
+    TITLE = "Run Studio"
+    COMMANDS = App.COMMANDS | {StudioCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    health: reactive[Health] = reactive(Health)
+    """Database, Temporal and worker health, refreshed every ``HEALTH_SECONDS``."""
+
+    class ServicesOpened(Message):
+        """The services from a ``ServicesOpener`` are ready."""
+
+        def __init__(self, services: ServiceContext) -> None:
+            self.services = services
+            super().__init__()
+
+    class ServicesFailed(Message):
+        """Opening the services failed; the studio cannot show anything."""
+
+        def __init__(self, error: str) -> None:
+            self.error = error
+            super().__init__()
+
+    def __init__(self, services: ServiceContext | ServicesOpener, *, read_only: bool = False) -> None:
+        super().__init__()
+        self.read_only = read_only
+        """Watching production: every mutating control is hidden (there are none before phase 2)."""
+        self._opener = None if isinstance(services, ServiceContext) else services
+        self._services = services if isinstance(services, ServiceContext) else None
+        self._exit_stack = AsyncExitStack()
+
+    @property
+    def services(self) -> ServiceContext:
+        """The open services (only screens shown after startup use them)."""
+        if self._services is None:
+            raise RuntimeError("the services are not open yet")
+        return self._services
+
+    def compose(self) -> ComposeResult:
+        """Under every screen: what the studio is doing before the runs appear."""
+        yield Static("Opening the services…", id="startup", markup=False)
+
+    def on_mount(self) -> None:
+        """Start at once with open services, or open them first."""
+        if self._services is not None:
+            self._start(self._services)
+        else:
+            self._open_services()
+
+    async def on_unmount(self) -> None:
+        """Close what the app opened itself (never a ``ServiceContext`` it was given)."""
+        await self._exit_stack.aclose()
+
+    @work(exclusive=True, exit_on_error=False, group="services")
+    async def _open_services(self) -> None:
+        assert self._opener is not None
+        try:
+            services = await self._exit_stack.enter_async_context(self._opener())
+        except Exception as exc:
+            self.post_message(self.ServicesFailed(str(exc)))
+            return
+        self.post_message(self.ServicesOpened(services))
+
+    def on_run_studio_app_services_opened(self, message: ServicesOpened) -> None:
+        """Show the runs."""
+        self._services = message.services
+        self._start(message.services)
+
+    def on_run_studio_app_services_failed(self, message: ServicesFailed) -> None:
+        """Say why nothing can be shown."""
+        text = Text("Cannot open the services: ", style="bold")
+        text.append_text(safe_text(message.error))
+        text.append("\nPress q to quit.")
+        self.query_one("#startup", Static).update(text)
+
+    def _start(self, services: ServiceContext) -> None:
+        self.push_screen(RunsScreen(services, read_only=self.read_only))
+        self._check_health()
+        self.set_interval(HEALTH_SECONDS, self._check_health)
+
+    @work(exclusive=True, exit_on_error=False, group="health")
+    async def _check_health(self) -> None:
+        services = self.services
+        try:
+            checks = await run_checks(services.endpoints, tenant=services.tenant, now=services.clock)
+        except Exception as exc:
+            self.health = Health(problem=str(exc))
+            return
+        self.health = health_from_checks(checks)
+
+    # -- navigation -------------------------------------------------------------------------------
+
+    def on_open_run(self, message: OpenRun) -> None:
+        """A screen asked to show a run."""
+        self.open_run(message.run_id)
+
+    def open_run(self, run_id: str) -> None:
+        """Show ``run_id`` on top of the current screen (escape comes back)."""
+        self.push_screen(RunDetailScreen(self.services, run_id, read_only=self.read_only))
+
+    def _runs_screen(self) -> RunsScreen | None:
+        """Pop back to the runs screen and return it (``None`` while the services are still opening)."""
+        while not isinstance(self.screen, RunsScreen) and len(self.screen_stack) > 1:
+            self.pop_screen()
+        return self.screen if isinstance(self.screen, RunsScreen) else None
+
+    def action_go_runs(self) -> None:
+        """Back to the list of runs."""
+        self._runs_screen()
+
+    def action_filter(self, status: str | None) -> None:
+        """The runs list, showing only ``status`` (``None``: all)."""
+        screen = self._runs_screen()
+        if screen is not None:
+            screen.status_filter = status
+
+    def action_search(self) -> None:
+        """The runs list, with the cursor in the search box."""
+        screen = self._runs_screen()
+        if screen is not None:
+            screen.action_focus_search()
+
+    def _palette_binding(self) -> Binding:
+        return Binding(self.COMMAND_PALETTE_BINDING, "command_palette", "Command palette")
+
+    def action_help(self) -> None:
+        """Keys of the current screen (its own and the app's), and what the symbols mean."""
+        screen = self.screen
+        if isinstance(screen, HelpScreen):
+            return
+        # Only the bindings this studio declares (not Textual's generic focus and copy keys).
+        declared = [*getattr(type(screen), "BINDINGS", []), *self.BINDINGS, self._palette_binding()]
+        keys = [(self.get_key_display(b), b.description) for b in declared if isinstance(b, Binding) and b.description]
+        titles = {RunsScreen: "runs", RunDetailScreen: "run"}
+        self.push_screen(HelpScreen(titles.get(type(screen), "studio"), keys))

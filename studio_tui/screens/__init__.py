@@ -1,0 +1,1 @@
+"""Full screens of the studio: the runs list, one run, and the help overlay."""

@@ -1,0 +1,59 @@
+"""The help overlay: the keys of the screen it was opened from, and what the symbols mean."""
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from studio_tui.format import RUN_STATUSES, STUCK_MARK, status_glyph
+
+SYMBOLS = Text.assemble(
+    ("Symbols\n", "bold"),
+    "  ".join(f"{status_glyph(s)} {s}" for s in RUN_STATUSES),
+    f"\n{STUCK_MARK}: RUNNING with no step for over 60 s (the run screen says why)",
+    "\n#2: the second attempt of a retried step    ▸ then / else / try / catch / iteration N: a branch",
+)
+
+SEARCH = Text.assemble(
+    ("Search\n", "bold"),
+    "Hex digits and dashes search run ids by prefix; anything else is a workflow id (exact).\n",
+    "wf:ID searches a workflow id that looks like hex. Escape clears the search.",
+)
+
+
+class HelpScreen(ModalScreen[None]):
+    """Keys and symbols; any of escape, ``?`` or ``q`` closes it."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Close"),
+        Binding("question_mark", "close", "Close", show=False),
+        Binding("q", "close", "Close", show=False),
+    ]
+
+    def __init__(self, title: str, keys: Sequence[tuple[str, str]]) -> None:
+        """``keys`` are (key, what it does) pairs of the screen underneath, in the order to list them."""
+        super().__init__()
+        self._screen_name = title
+        self._keys = keys
+
+    def compose(self) -> ComposeResult:
+        """One scrollable column of text."""
+        width = max((len(key) for key, _ in self._keys), default=0)
+        keys = Text.assemble((f"Keys — {self._screen_name}\n", "bold"))
+        for key, description in self._keys:
+            keys.append(f"{key:>{width}}", style="bold")
+            keys.append(f"  {description}\n")
+        with VerticalScroll(id="help-body"):
+            yield Static(keys, markup=False)
+            yield Static(SYMBOLS, markup=False)
+            yield Static(SEARCH, markup=False)
+            yield Static(Text("escape closes this help", style="dim"), markup=False)
+
+    def action_close(self) -> None:
+        """Back to the screen underneath."""
+        self.dismiss()

@@ -1,0 +1,402 @@
+"""The runs screen: a live, keyset-paged table of runs with status filters and search."""
+
+import asyncio
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar, Final, Literal
+
+from rich.text import Text
+from textual import events, on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Input, Static
+
+from engine.services.context import ServiceContext
+from engine.services.runs import RunSummary, list_runs
+from studio_tui.format import (
+    RUN_STATUSES,
+    STUCK_MARK,
+    ago,
+    duration,
+    elapsed,
+    role_style,
+    short_id,
+    status_text,
+)
+from studio_tui.messages import OpenRun
+from studio_tui.sanitize import safe_text
+from studio_tui.widgets.health_header import HealthHeader
+from studio_tui.widgets.keyed_table import ColumnSpec, KeyedTable, Row
+
+PAGE_SIZE: Final = 200
+"""Runs fetched per keyset page (the table never holds more than the pages scrolled into)."""
+PREFETCH_ROWS: Final = 40
+"""Fetch the next page once the cursor is this close to the last loaded row."""
+REFRESH_SECONDS: Final = 2.0
+SEARCH_DEBOUNCE_SECONDS: Final = 0.25
+
+STATUS_KEYS: Final[tuple[tuple[str, str | None], ...]] = (
+    ("1", None),
+    *((str(n), status) for n, status in enumerate(RUN_STATUSES, start=2)),
+)
+"""Keys 1–6: all runs, then one status each, in ``RUN_STATUSES`` order."""
+
+_RUN_ID_PREFIX = re.compile(r"[0-9a-fA-F-]+")
+WORKFLOW_PREFIX: Final = "wf:"
+
+
+Cursor = tuple[datetime, str]
+"""A keyset position: (started_at, run_id) of a run."""
+
+
+def cursor_of(run: RunSummary) -> Cursor:
+    """The keyset position of ``run``."""
+    return run.started_at, run.run_id
+
+
+@dataclass(frozen=True)
+class RunQuery:
+    """The filters of the runs list (a page that arrives for another query is dropped)."""
+
+    status: str | None = None
+    workflow_id: str | None = None
+    run_id_prefix: str | None = None
+
+
+def parse_search(text: str) -> tuple[str | None, str | None]:
+    """(workflow id, run-id prefix) for the search box.
+
+    Text made only of hex digits and dashes is the start of a run id; anything else is a workflow id
+    (exact). ``wf:ID`` forces a workflow id, for ids such as ``cafe`` that look like hex.
+    """
+    text = text.strip()
+    if not text:
+        return None, None
+    if text.startswith(WORKFLOW_PREFIX):
+        return text[len(WORKFLOW_PREFIX) :].strip() or None, None
+    if _RUN_ID_PREFIX.fullmatch(text):
+        return None, text.lower()
+    return text, None
+
+
+def _cell(text: Text | str) -> Text:
+    """One space of gutter before every cell: the table uses no cell padding so eight columns fit 80 cells."""
+    cell = Text(" ", no_wrap=True, overflow="ellipsis")
+    cell.append_text(text if isinstance(text, Text) else Text(text))
+    return cell
+
+
+class RunsScreen(Screen[None]):
+    """Runs, newest first. Enter opens one; 1–6 filter by status; ``/`` searches; the list refreshes itself."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        # A priority binding, so the footer shows it while the table (which binds enter itself) has focus.
+        Binding("enter", "open_run", "Open", priority=True),
+        Binding("slash", "focus_search", "Search"),
+        Binding("r", "reload", "Refresh"),
+        Binding("escape", "clear_search", "Clear search", show=False),
+        *(
+            Binding(key, f"filter({status!r})", (status or "all").capitalize(), show=False)
+            for key, status in STATUS_KEYS
+        ),
+    ]
+
+    class Loaded(Message):
+        """A page of runs arrived for ``query``: the first page, the page after ``after``, or a refresh of the
+        loaded window (``asked`` rows from the top)."""
+
+        def __init__(
+            self,
+            query: RunQuery,
+            runs: list[RunSummary],
+            mode: Literal["first", "more", "refresh"],
+            asked: int,
+            after: Cursor | None = None,
+        ) -> None:
+            self.query = query
+            self.runs = runs
+            self.mode = mode
+            self.asked = asked
+            self.after = after
+            super().__init__()
+
+    class LoadFailed(Message):
+        """Loading runs for ``query`` failed with ``error``."""
+
+        def __init__(self, query: RunQuery, error: str) -> None:
+            self.query = query
+            self.error = error
+            super().__init__()
+
+    status_filter: reactive[str | None] = reactive(None, init=False)
+    """Only runs in this status (``None``: every status)."""
+    search: reactive[str] = reactive("", init=False)
+    """The search box's text: a run-id prefix or a workflow id (see ``parse_search``)."""
+    problem: reactive[str | None] = reactive(None, init=False)
+    """Why the last load failed (the table keeps what it had); ``None`` once a load succeeds."""
+
+    def __init__(self, services: ServiceContext, *, read_only: bool) -> None:
+        super().__init__()
+        self.services = services
+        self.read_only = read_only
+        self._runs: list[RunSummary] = []
+        self._exhausted = False
+        self._loaded_once = False
+        self._timer: Timer | None = None
+
+    def compose(self) -> ComposeResult:
+        """Header, filter bar, search box, the table, footer."""
+        yield HealthHeader(tenant=self.services.tenant, read_only=self.read_only)
+        with Horizontal(id="filter-bar"):
+            yield Static(id="status-filters", markup=False)
+            yield Static(id="runs-count", markup=False)
+        with Horizontal(id="search-bar"):
+            yield Static("/", id="search-label", markup=False)
+            yield Input(placeholder="search: run-id prefix, or workflow id (wf:ID)", id="search")
+        yield KeyedTable(id="runs-table", cell_padding=0)
+        yield Static(id="runs-empty", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        """Load the first page and start refreshing."""
+        self._show_filters()
+        self._show_count()
+        self.query_one(KeyedTable).focus()
+        self._load_first()
+        self._timer = self.set_interval(REFRESH_SECONDS, self._refresh_window)
+
+    def on_screen_suspend(self, _: events.ScreenSuspend) -> None:
+        """Stop refreshing while another screen is on top."""
+        if self._timer is not None:
+            self._timer.pause()
+
+    def on_screen_resume(self, _: events.ScreenResume) -> None:
+        """Catch up at once when the operator comes back, then keep refreshing."""
+        if self._timer is not None and self._loaded_once:
+            self._refresh_window()
+            self._timer.resume()
+
+    # -- state ------------------------------------------------------------------------------------
+
+    @property
+    def query_filters(self) -> RunQuery:
+        """The filters now in force."""
+        workflow_id, prefix = parse_search(self.search)
+        return RunQuery(status=self.status_filter, workflow_id=workflow_id, run_id_prefix=prefix)
+
+    @property
+    def highlighted_run_id(self) -> str | None:
+        """The run under the cursor."""
+        return self.query_one(KeyedTable).highlighted_key
+
+    def watch_status_filter(self) -> None:
+        """A new status filter starts from the newest run again."""
+        self._show_filters()
+        self._load_first()
+
+    def watch_search(self) -> None:
+        """Search as the operator types (debounced in the worker)."""
+        self._load_first(debounce=SEARCH_DEBOUNCE_SECONDS)
+
+    def watch_problem(self) -> None:
+        """The count line doubles as the error line."""
+        self._show_count()
+
+    # -- loading (workers) --------------------------------------------------------------------------
+
+    @work(exclusive=True, exit_on_error=False, group="runs-first")
+    async def _load_first(self, debounce: float = 0.0) -> None:
+        query = self.query_filters
+        if debounce:
+            await asyncio.sleep(debounce)  # a newer keystroke cancels this worker before it queries
+        try:
+            runs = await self._fetch(query, after=None, limit=PAGE_SIZE)
+        except Exception as exc:
+            self.post_message(self.LoadFailed(query, str(exc)))
+            return
+        self.post_message(self.Loaded(query, runs, "first", PAGE_SIZE))
+
+    @work(exclusive=True, exit_on_error=False, group="runs-more")
+    async def _load_more(self) -> None:
+        if not self._runs:
+            return
+        query = self.query_filters
+        after = cursor_of(self._runs[-1])
+        try:
+            runs = await self._fetch(query, after=after, limit=PAGE_SIZE)
+        except Exception as exc:
+            self.post_message(self.LoadFailed(query, str(exc)))
+            return
+        self.post_message(self.Loaded(query, runs, "more", PAGE_SIZE, after))
+
+    @work(exclusive=True, exit_on_error=False, group="runs-refresh")
+    async def _refresh_window(self) -> None:
+        query = self.query_filters
+        asked = max(PAGE_SIZE, len(self._runs))
+        try:
+            runs = await self._fetch(query, after=None, limit=asked)
+        except Exception as exc:
+            self.post_message(self.LoadFailed(query, str(exc)))
+            return
+        self.post_message(self.Loaded(query, runs, "refresh", asked))
+
+    async def _fetch(self, query: RunQuery, *, after: Cursor | None, limit: int) -> list[RunSummary]:
+        return await list_runs(
+            self.services,
+            status=query.status,
+            workflow_id=query.workflow_id,
+            run_id_prefix=query.run_id_prefix,
+            after=after,
+            limit=limit,
+        )
+
+    def on_runs_screen_loaded(self, message: Loaded) -> None:
+        """Merge a page into the list, unless it answers an older query or an older end of the list."""
+        if message.query != self.query_filters:
+            return
+        self.problem = None
+        complete = len(message.runs) < message.asked
+        if message.mode == "more":
+            if not self._runs or message.after != cursor_of(self._runs[-1]):
+                # The list changed while this page was on its way; ask again from the current end.
+                self._maybe_load_more()
+                return
+            self._runs.extend(message.runs)
+            self._exhausted = complete
+        elif message.mode == "refresh" and not complete:
+            # The window is full: rows loaded below it (a page that arrived meanwhile) stay.
+            last = cursor_of(message.runs[-1])
+            seen = {r.run_id for r in message.runs}
+            below = [r for r in self._runs if cursor_of(r) < last and r.run_id not in seen]
+            self._runs = [*message.runs, *below]
+        else:
+            self._runs = list(message.runs)
+            self._exhausted = complete
+        self._loaded_once = True
+        self._render_rows(to_top=message.mode == "first")
+        self._maybe_load_more()
+
+    def on_runs_screen_load_failed(self, message: LoadFailed) -> None:
+        """Say why, keep the rows we have; the next refresh tries again."""
+        if message.query == self.query_filters:
+            self.problem = message.error
+
+    # -- rendering --------------------------------------------------------------------------------
+
+    def _columns(self) -> list[ColumnSpec]:
+        fixed = [
+            ColumnSpec("status", " Status", 12),
+            ColumnSpec("stuck", "", 8),
+            ColumnSpec("workflow", " Workflow", 0),
+            ColumnSpec("run", " Run", 9),
+            ColumnSpec("trigger", " Trigger", 9),
+            ColumnSpec("started", " Started", 9),
+            ColumnSpec("took", " Took", 7),
+            ColumnSpec("steps", " Steps", 6),
+        ]
+        # The workflow column takes what is left of the width (1 cell goes to the scrollbar).
+        rest = max(12, self.size.width - 1 - sum(c.width for c in fixed))
+        return [c if c.key != "workflow" else ColumnSpec(c.key, c.label, rest) for c in fixed]
+
+    def _row(self, run: RunSummary, now: datetime) -> Row:
+        variables = self.app.theme_variables
+        stuck = Text(STUCK_MARK, style=role_style(variables, "warning", bold=True)) if run.stuck else Text()
+        workflow = safe_text(f"{run.workflow_id}@{run.workflow_version}", single_line=True)
+        return run.run_id, [
+            _cell(status_text(run.status, variables)),
+            _cell(stuck),
+            _cell(workflow),
+            _cell(safe_text(short_id(run.run_id), single_line=True)),
+            _cell(safe_text(run.trigger, single_line=True)),
+            _cell(ago(run.started_at, now)),
+            _cell(duration(elapsed(run.started_at, run.completed_at, now))),
+            _cell(f"{run.step_count:>5}"),
+        ]
+
+    def _render_rows(self, *, to_top: bool = False) -> None:
+        table = self.query_one(KeyedTable)
+        now = self.services.clock()
+        table.sync(self._columns(), [self._row(run, now) for run in self._runs])
+        if to_top and self._runs:
+            table.move_cursor(row=0)
+        empty = self.query_one("#runs-empty", Static)
+        empty.display = not self._runs
+        table.display = bool(self._runs)
+        empty.update(Text("No runs match." if self._loaded_once else "Loading runs…", style="dim"))
+        self._show_count()
+
+    def on_resize(self) -> None:
+        """The workflow column follows the width."""
+        if self._loaded_once:
+            self._render_rows()
+
+    def _show_filters(self) -> None:
+        text = Text()
+        for key, status in STATUS_KEYS:
+            label = (status or "all").capitalize()
+            active = status == self.status_filter
+            text.append(f" {key}", style="bold")
+            text.append(f" {label}", style="reverse bold" if active else "")
+        self.query_one("#status-filters", Static).update(text)
+
+    def _show_count(self) -> None:
+        count = self.query_one("#runs-count", Static)
+        if self.problem is not None:
+            text = Text("⚠ ", style=role_style(self.app.theme_variables, "error", bold=True))
+            text.append_text(safe_text(self.problem, single_line=True))
+            count.update(text)
+            return
+        if not self._loaded_once:
+            count.update(Text("loading…", style="dim"))
+            return
+        more = "" if self._exhausted else "+"
+        noun = "run" if len(self._runs) == 1 and not more else "runs"
+        count.update(Text(f"{len(self._runs)}{more} {noun}", style="dim"))
+
+    # -- actions and events -----------------------------------------------------------------------
+
+    def on_data_table_row_highlighted(self, _: DataTable.RowHighlighted) -> None:
+        """Fetch the next page before the cursor reaches the last loaded row."""
+        self._maybe_load_more()
+
+    def _maybe_load_more(self) -> None:
+        table = self.query_one(KeyedTable)
+        if not self._exhausted and self._runs and table.cursor_row >= table.row_count - PREFETCH_ROWS:
+            self._load_more()
+
+    def action_open_run(self) -> None:
+        """Open the run under the cursor; in the search box, enter goes back to the table instead."""
+        search = self.query_one("#search", Input)
+        if search.has_focus:
+            self.query_one(KeyedTable).focus()
+            return
+        run_id = self.highlighted_run_id
+        if run_id is not None:
+            self.post_message(OpenRun(run_id))
+
+    def action_filter(self, status: str | None) -> None:
+        """Show only runs in ``status`` (``None``: all)."""
+        self.status_filter = status
+
+    def action_focus_search(self) -> None:
+        """Put the cursor in the search box."""
+        self.query_one("#search", Input).focus()
+
+    def action_reload(self) -> None:
+        """Refresh now rather than at the next tick."""
+        self._refresh_window()
+
+    @on(Input.Changed, "#search")
+    def _search_changed(self, event: Input.Changed) -> None:
+        self.search = event.value
+
+    def action_clear_search(self) -> None:
+        """Empty the search box and go back to the table."""
+        self.query_one("#search", Input).value = ""
+        self.query_one(KeyedTable).focus()

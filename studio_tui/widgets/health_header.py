@@ -1,0 +1,71 @@
+"""The one-line header: studio name, tenant, read-only badge, and database/Temporal/worker health."""
+
+from rich.style import Style
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Static
+
+from studio_tui.format import role_style
+from studio_tui.health import Health
+from studio_tui.sanitize import safe_text
+
+
+class HealthHeader(Horizontal):
+    """Shows ``RunStudioApp.health`` (it watches the app's reactive) beside the tenant."""
+
+    def __init__(self, *, tenant: str, read_only: bool) -> None:
+        super().__init__(id="health-header")
+        self._tenant = tenant
+        self._read_only = read_only
+
+    def compose(self) -> ComposeResult:
+        """The identity on the left, the health on the right."""
+        # Most important first: at 80 columns the end of this line is cut to make room for the health.
+        title = Text.assemble((" READ-ONLY ", "reverse bold"), " ") if self._read_only else Text()
+        title.append("tenant ")
+        title.append_text(safe_text(self._tenant, single_line=True, style="bold"))
+        title.append(" · Run Studio", style="dim")
+        yield Static(title, id="header-title", markup=False)
+        yield Static(id="header-health", markup=False)
+
+    def on_mount(self) -> None:
+        """Show the app's health now and whenever it changes."""
+        self.watch(self.app, "health", self._show_health)
+
+    def _show_health(self, health: Health) -> None:
+        self.query_one("#header-health", Static).update(self._render_health(health))
+
+    def _render_health(self, health: Health) -> Text:
+        variables = self.app.theme_variables
+        ok = role_style(variables, "success")
+        bad = role_style(variables, "error", bold=True)
+        warn = role_style(variables, "warning", bold=True)
+        muted = role_style(variables, "muted")
+        if not health.checked:
+            return Text("checking health…", style=muted)
+        if health.problem is not None:
+            text = Text("? health unknown: ", style=warn)
+            text.append_text(safe_text(health.problem, single_line=True))
+            return text
+        parts: list[Text] = [
+            _flag(health.database, "database", ok, bad),
+            _flag(health.temporal, "Temporal", ok, bad),
+        ]
+        if health.workers is None:
+            parts.append(Text("? workers", style=muted))
+        elif health.workers == 0:
+            parts.append(Text("✗ 0 workers", style=bad))
+        else:
+            parts.append(Text(f"✓ {health.workers} worker{'s' if health.workers > 1 else ''}", style=ok))
+        if health.stuck:
+            parts.append(Text(f"⚠ {health.stuck} stuck", style=warn))
+        return Text("  ").join(parts)
+
+
+def _flag(value: bool | None, name: str, ok: Style, bad: Style) -> Text:
+    if value is None:
+        return Text(f"? {name}")
+    if value:
+        return Text(f"✓ {name}", style=ok)
+    return Text(f"✗ {name} down", style=bad)

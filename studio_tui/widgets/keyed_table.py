@@ -1,0 +1,85 @@
+"""A DataTable that is given its whole content by key and keeps the cursor on the same key across updates."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.widgets import DataTable
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """A column: its key, header label (our own constant text) and fixed width in cells."""
+
+    key: str
+    label: str
+    width: int
+
+
+Row = tuple[str, Sequence[Text]]
+"""A row: its key and one ``Text`` cell per column (cells are always ``Text``, so nothing is parsed as markup)."""
+
+
+class KeyedTable(DataTable[Text]):
+    """Rows are replaced wholesale with ``sync``; unchanged rows are updated in place, so a refresh does not
+    flicker or move the view, and when rows are inserted above the cursor it follows its row (by key, not by
+    index) and stays at the same place on the screen."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        # Columns always fit the width, so home/end go to the first/last row rather than scroll sideways.
+        Binding("home", "scroll_top", "First row", show=False),
+        Binding("end", "scroll_bottom", "Last row", show=False),
+    ]
+
+    def __init__(self, *, id: str | None = None, cell_padding: int = 1) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=False, cell_padding=cell_padding)
+
+    @property
+    def highlighted_key(self) -> str | None:
+        """The key of the row under the cursor, or ``None`` when the table is empty."""
+        if self.row_count == 0:
+            return None
+        value = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        return value
+
+    def row_keys(self) -> list[str]:
+        """Keys of the rows, top to bottom."""
+        return [str(row.key.value) for row in self.ordered_rows]
+
+    def sync(self, columns: Sequence[ColumnSpec], rows: Sequence[Row]) -> None:
+        """Show exactly ``rows`` under ``columns``."""
+        same_columns = [(str(c.key.value), c.width) for c in self.ordered_columns] == [
+            (c.key, c.width) for c in columns
+        ]
+        old_keys = self.row_keys()
+        new_keys = [key for key, _ in rows]
+        if same_columns and new_keys[: len(old_keys)] == old_keys:
+            # Same rows (perhaps more at the end, as when a page is appended): update cells in place.
+            for key, cells in rows[: len(old_keys)]:
+                for spec, cell in zip(columns, cells, strict=True):
+                    if self.get_cell(key, spec.key) != cell:
+                        self.update_cell(key, spec.key, cell)
+            for key, cells in rows[len(old_keys) :]:
+                self.add_row(*cells, key=key)
+            return
+        self._rebuild(columns, rows, same_columns=same_columns)
+
+    def _rebuild(self, columns: Sequence[ColumnSpec], rows: Sequence[Row], *, same_columns: bool) -> None:
+        keep = self.highlighted_key
+        old_row = self.cursor_row
+        offset_on_screen = old_row - round(self.scroll_y)
+        self.clear(columns=not same_columns)
+        if not same_columns:
+            for spec in columns:
+                self.add_column(Text(spec.label), key=spec.key, width=spec.width)
+        for key, cells in rows:
+            self.add_row(*cells, key=key)
+        if not rows:
+            return
+        new_keys = [key for key, _ in rows]
+        row = new_keys.index(keep) if keep in new_keys else min(old_row, len(rows) - 1)
+        self.move_cursor(row=row, scroll=False)
+        # Once the new height is known, put the cursor's row back where it was on the screen.
+        self.call_after_refresh(self.scroll_to, y=max(0, row - offset_on_screen), animate=False)

@@ -1,0 +1,160 @@
+"""The step timeline: steps nested by control flow, with status, attempt, duration bar and error."""
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import DataTable, Static
+
+from engine.services.runs import StepView
+from studio_tui.format import clock_time, duration, elapsed, role_style, status_glyph, status_role
+from studio_tui.sanitize import safe_text
+from studio_tui.step_tree import TimelineRow, timeline_rows
+from studio_tui.widgets.keyed_table import ColumnSpec, KeyedTable, Row
+
+_EIGHTHS = " ▏▎▍▌▋▊▉"
+_INDENT = 2
+_FIXED = {"type": 16, "attempt": 3, "took": 6}
+_STEP_MIN, _STEP_MAX = 18, 30
+_BAR_MIN, _BAR_MAX = 8, 20
+_ERROR_MIN = 10
+
+
+def duration_bar(value_ms: int, longest_ms: int, width: int) -> str:
+    """A bar ``width`` cells wide at most, in eighths of a cell, proportional to ``value_ms / longest_ms``."""
+    if longest_ms <= 0 or width <= 0:
+        return ""
+    eighths = round(8 * width * min(value_ms, longest_ms) / longest_ms)
+    if value_ms > 0:
+        eighths = max(eighths, 1)  # anything that took time is visible
+    full, rest = divmod(eighths, 8)
+    return "█" * full + (_EIGHTHS[rest] if rest else "")
+
+
+def error_line(error: Mapping[str, object] | None) -> str | None:
+    """``Category: message`` of a step or run error (raw; sanitise before showing)."""
+    if not error:
+        return None
+    category = error.get("category")
+    message = error.get("message")
+    if category and message:
+        return f"{category}: {message}"
+    return str(message or category or error)
+
+
+class Timeline(Vertical):
+    """A run's timeline table, and the highlighted step's full details under it."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._steps: Sequence[StepView] = ()
+        self._by_key: dict[str, StepView] = {}
+        self._now: datetime | None = None
+
+    def compose(self) -> ComposeResult:
+        """The table and the detail line."""
+        yield KeyedTable(id="timeline-table")
+        yield Static(id="step-detail", markup=False)
+
+    def show(self, steps: Sequence[StepView], now: datetime) -> None:
+        """Show these steps (durations of steps still running are measured to ``now``)."""
+        self._steps = steps
+        self._now = now
+        self._render_table()
+
+    def on_resize(self) -> None:
+        """Column widths follow the widget's width."""
+        if self._now is not None:
+            self._render_table()
+
+    def _columns(self) -> list[ColumnSpec]:
+        # Each column takes 2 cells of padding; the vertical scrollbar takes 1.
+        available = max(self.size.width, 60) - 1 - 2 * 6 - sum(_FIXED.values())
+        step = min(_STEP_MAX, max(_STEP_MIN, available // 3))
+        bar = min(_BAR_MAX, max(_BAR_MIN, (available - step) // 3))
+        error = max(_ERROR_MIN, available - step - bar)
+        return [
+            ColumnSpec("step", "Step", step),
+            ColumnSpec("type", "Type", _FIXED["type"]),
+            ColumnSpec("attempt", "Try", _FIXED["attempt"]),
+            ColumnSpec("took", "Took", _FIXED["took"]),
+            ColumnSpec("bar", "", bar),
+            ColumnSpec("error", "Error", error),
+        ]
+
+    def _render_table(self) -> None:
+        assert self._now is not None
+        table = self.query_one(KeyedTable)
+        columns = self._columns()
+        bar_width = columns[4].width
+        rows = timeline_rows(self._steps)
+        self._by_key = {row.key: row.step for row in rows if row.step is not None}
+        durations = {row.key: self._duration_ms(row.step) for row in rows if row.step is not None}
+        longest = max(durations.values(), default=0)
+        variables = self.app.theme_variables
+        table.sync(columns, [self._row(row, durations, longest, bar_width, variables) for row in rows])
+        table.display = bool(rows)
+        self._show_detail(table)
+
+    def _duration_ms(self, step: StepView) -> int:
+        if step.duration_ms is not None:
+            return step.duration_ms
+        assert self._now is not None
+        return int(elapsed(step.started_at, step.completed_at, self._now).total_seconds() * 1000)
+
+    def _row(
+        self,
+        row: TimelineRow,
+        durations: Mapping[str, int],
+        longest: int,
+        bar_width: int,
+        variables: Mapping[str, str],
+    ) -> Row:
+        indent = " " * (_INDENT * row.depth)
+        if row.step is None:
+            label = Text(f"{indent}▸ {row.label}", style="italic dim", no_wrap=True, overflow="ellipsis")
+            return row.key, [label, Text(), Text(), Text(), Text(), Text()]
+        step = row.step
+        style = role_style(variables, status_role(step.status))
+        name = Text(f"{indent}{status_glyph(step.status)} ", style=style, no_wrap=True, overflow="ellipsis")
+        name.append_text(safe_text(step.step_id, single_line=True))
+        took_ms = durations[row.key]
+        took = duration(took_ms) if step.completed_at is not None else duration(took_ms) + "…"
+        error = error_line(step.error)
+        return row.key, [
+            name,
+            safe_text(step.type, single_line=True),
+            Text(f"#{step.attempt}" if step.attempt > 1 else "", style="bold"),
+            Text(took, no_wrap=True, overflow="ellipsis"),
+            Text(duration_bar(took_ms, longest, bar_width), style=style, no_wrap=True),
+            safe_text(error, single_line=True, style=role_style(variables, "error")) if error else Text(),
+        ]
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """Show the details of the step under the cursor."""
+        event.stop()
+        self._show_detail(self.query_one(KeyedTable))
+
+    def _show_detail(self, table: KeyedTable) -> None:
+        detail = self.query_one("#step-detail", Static)
+        key = table.highlighted_key
+        step = self._by_key.get(key) if key is not None else None
+        if step is None:
+            detail.update(Text("No steps have run yet." if not self._steps else "", style="dim"))
+            return
+        text = Text()
+        text.append_text(safe_text(step.step_id, single_line=True, style="bold"))
+        text.append("  ")
+        text.append_text(safe_text(step.path, single_line=True))
+        if step.iteration:
+            text.append("  iteration ")
+            text.append_text(safe_text(step.iteration, single_line=True))
+        text.append(f"  attempt {step.attempt}  {clock_time(step.started_at)} → ")
+        text.append(clock_time(step.completed_at) if step.completed_at else "still running")
+        error = error_line(step.error)
+        if error:
+            text.append("\n")
+            text.append_text(safe_text(error, style=role_style(self.app.theme_variables, "error")))
+        detail.update(text)
