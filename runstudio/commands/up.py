@@ -21,20 +21,35 @@ def register(app: typer.Typer) -> None:
     app.command("up")(up_command)
 
 
-def up_command(ctx: typer.Context) -> None:
-    """Start Postgres + Temporal (embedded unless configured), migrate, run a worker, load demo data."""
+def up_command(
+    ctx: typer.Context,
+    headless: bool = typer.Option(
+        False, "--headless", help="Do not open the studio: print what runs and wait for Ctrl-C (for scripts)."
+    ),
+) -> None:
+    """Start Postgres + Temporal (embedded unless configured), migrate, run a worker, load demo data, open the studio.
+
+    Quitting the studio (q) stops what this command started; services that were already running stay up.
+    """
     tenant = options(ctx).tenant
     settings = load_settings()
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # Warnings only, and to a file once the studio owns the terminal.
+    log_file = settings.home / "logs" / "up.log"
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(
+        level=logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        filename=None if headless else str(log_file),
+    )
     before = devstack.status(settings.home) if settings.uses_embedded_stack else None
     try:
-        run_async(_up(settings, tenant))
+        run_async(_up(settings, tenant, headless=headless))
     finally:
         if before is not None:
             _stop_what_we_started(settings, before)
 
 
-async def _up(settings: Settings, tenant: str) -> None:
+async def _up(settings: Settings, tenant: str, *, headless: bool) -> None:
     from worker.main import run_worker
 
     typer.echo("Starting services…", err=True)
@@ -49,6 +64,14 @@ async def _up(settings: Settings, tenant: str) -> None:
         demo_runs: list[str] = []
         if await is_empty(services):
             demo_runs = await load_demo(services)
+        if not headless:
+            from studio_tui.app import RunStudioApp
+
+            await RunStudioApp(services).run_async()
+            stop.set()
+            await worker
+            typer.echo("Stopping…", err=True)
+            return
         _describe(
             settings, services.endpoints.database_url, services.endpoints.temporal_address, len(applied), demo_runs
         )

@@ -75,3 +75,51 @@ def test_services_start_migrate_twice_doctor_names_the_missing_poller_then_stop_
         runstudio("services", "stop", env=base)
         shutil.rmtree(home.parent, ignore_errors=True)
     assert not os.path.exists(home.parent)
+
+
+def test_up_starts_everything_loads_demo_runs_and_stops_what_it_started_on_ctrl_c() -> None:
+    import json
+    import signal
+    import time
+
+    home = Path(tempfile.mkdtemp(prefix="runstudio-up-", dir="/tmp")) / "stack"
+    env = {
+        k: v
+        for k, v in cli_env(RUNSTUDIO_HOME=str(home)).items()
+        if k not in ("RUNSTUDIO_DATABASE_URL", "TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE")
+    }
+    up = subprocess.Popen(
+        [sys.executable, "-c", "from runstudio.cli import main; main()", "up", "--headless"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert up.stdout is not None
+        lines = []
+        deadline = time.monotonic() + 90
+        while not any("Press Ctrl-C" in line for line in lines):
+            assert time.monotonic() < deadline, lines
+            line = up.stdout.readline()
+            assert line, f"up exited early: {up.stderr.read() if up.stderr else ''}"
+            lines.append(line)
+        assert any("Demo data" in line for line in lines)
+        assert any("polling task queue workflow-runtime-v2" in line for line in lines)
+
+        def succeeded() -> int:
+            listed = runstudio("runs", "--json", "--status", "SUCCEEDED", env=env)
+            return len(json.loads(listed.stdout)) if listed.returncode == 0 else 0
+
+        while succeeded() < 5:
+            assert time.monotonic() < deadline, "the demo runs did not complete"
+            time.sleep(0.5)
+        up.send_signal(signal.SIGINT)
+        assert up.wait(timeout=60) == 0
+        assert processes_of(home) == []
+    finally:
+        if up.poll() is None:
+            os.killpg(up.pid, signal.SIGKILL)
+        runstudio("services", "stop", env=env)
+        shutil.rmtree(home.parent, ignore_errors=True)
