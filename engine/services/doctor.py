@@ -2,19 +2,19 @@
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TypeVar
 
 import asyncpg
 from temporalio.client import Client
 
+from engine.services.runs import STUCK_AFTER
 from engine.stack import Endpoints
 from engine.store import migrations, runs
 from engine.store.db import connect
 from engine.temporal import TASK_QUEUE
 from engine.temporal import client as temporal_client
 
-STUCK_AFTER = timedelta(seconds=60)
 T = TypeVar("T")
 
 

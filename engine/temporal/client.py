@@ -1,7 +1,7 @@
 """Connecting to Temporal with the one data converter every client, worker and replayer uses."""
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from temporalio.api.enums.v1 import TaskQueueKind, TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
@@ -62,8 +62,14 @@ class Poller:
     last_access: datetime | None
 
 
-async def workflow_pollers(client: Client) -> list[Poller]:
-    """Workers that polled ``TASK_QUEUE`` for workflow tasks recently (as Temporal reports them)."""
+POLLER_FRESHNESS = timedelta(seconds=75)
+"""A live worker long-polls for up to about a minute; one not seen for longer is gone.
+
+Temporal keeps listing a dead worker's poller for minutes, which would hide "no worker polls"."""
+
+
+async def workflow_pollers(client: Client, *, seen_within: timedelta | None = POLLER_FRESHNESS) -> list[Poller]:
+    """Workers that polled ``TASK_QUEUE`` for workflow tasks within ``seen_within`` (all Temporal lists if None)."""
     response = await client.workflow_service.describe_task_queue(
         DescribeTaskQueueRequest(
             namespace=client.namespace,
@@ -71,10 +77,14 @@ async def workflow_pollers(client: Client) -> list[Poller]:
             task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
         )
     )
-    return [
+    pollers = [
         Poller(
             identity=p.identity,
             last_access=p.last_access_time.ToDatetime(tzinfo=UTC) if p.HasField("last_access_time") else None,
         )
         for p in response.pollers
     ]
+    if seen_within is None:
+        return pollers
+    cutoff = datetime.now(UTC) - seen_within
+    return [p for p in pollers if p.last_access is None or p.last_access >= cutoff]

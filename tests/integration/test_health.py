@@ -17,6 +17,7 @@ from engine.services.reconcile import reconcile_once
 from engine.services.runs import get_run_detail
 from engine.stack import Endpoints
 from engine.temporal import TASK_QUEUE, workflow_id_for_run
+from engine.temporal.client import workflow_pollers
 from tests.helpers import publish_examples, wait_for_run, wait_until
 
 LATER = timedelta(minutes=2)
@@ -146,3 +147,20 @@ async def _insert_orphan(services: ServiceContext, run_id: str) -> None:
         services.tenant,
         run_id,
     )
+
+
+async def test_pollers_not_seen_recently_are_not_counted(private_temporal: WorkflowEnvironment) -> None:
+    async with Worker(
+        private_temporal.client,
+        task_queue=TASK_QUEUE,
+        workflows=[_Unrelated],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    ):
+
+        async def listed() -> bool:
+            return bool(await workflow_pollers(private_temporal.client, seen_within=None))
+
+        await wait_until(listed, what="the worker to be listed")
+        assert len(await workflow_pollers(private_temporal.client)) == 1
+        # With no tolerance at all, even this live worker's last poll is already in the past.
+        assert await workflow_pollers(private_temporal.client, seen_within=timedelta(0)) == []
