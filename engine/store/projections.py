@@ -1,9 +1,10 @@
-"""Writes a workflow's projection (steps, waits, tasks, run row) in one transaction.
+"""Writes a workflow's projection (steps, waits, tasks, run row) atomically, in as few round trips as it can.
 
 Every write is an idempotent upsert keyed by what the workflow numbered deterministically, and a
 closed row never goes back to open, so a projection delivered twice or late changes nothing.
 """
 
+import json
 from typing import Any
 
 import asyncpg
@@ -11,15 +12,54 @@ import asyncpg
 from engine.interpreter.effects import StepRecord
 from engine.temporal.contracts import Projection, RunPatch, TaskRecord, WaitRecord
 
-UPSERT_STEP = """
-INSERT INTO workflow_run_steps (tenant, run_id, seq, attempt, path, step_id, step_type, iteration, status,
-                                started_at, completed_at, duration_ms, error_json)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-ON CONFLICT (tenant, run_id, seq, attempt) DO UPDATE
-   SET status = EXCLUDED.status, completed_at = EXCLUDED.completed_at,
-       duration_ms = EXCLUDED.duration_ms, error_json = EXCLUDED.error_json
- WHERE workflow_run_steps.status = 'STARTED'
+# Steps and the run row in one statement (one round trip): the common projection, sent with every action.
+UPSERT_STEPS_AND_PATCH_RUN = """
+WITH steps AS (
+    INSERT INTO workflow_run_steps (tenant, run_id, seq, attempt, path, step_id, step_type, iteration, status,
+                                    started_at, completed_at, duration_ms, error_json)
+    SELECT $1, $2, s.seq, s.attempt, s.path, s.step_id, s.step_type, s.iteration, s.status, s.started_at,
+           s.completed_at, s.duration_ms, s.error_json::jsonb
+      FROM unnest($3::int[], $4::int[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
+                  $10::timestamptz[], $11::timestamptz[], $12::int[], $13::text[])
+           AS s(seq, attempt, path, step_id, step_type, iteration, status, started_at, completed_at, duration_ms,
+                error_json)
+    ON CONFLICT (tenant, run_id, seq, attempt) DO UPDATE
+       SET status = EXCLUDED.status, completed_at = EXCLUDED.completed_at,
+           duration_ms = EXCLUDED.duration_ms, error_json = EXCLUDED.error_json
+     WHERE workflow_run_steps.status = 'STARTED'
+    RETURNING 1
+)
+UPDATE workflow_runs
+   SET status            = coalesce($14, status),
+       vars_json         = coalesce($15, vars_json),
+       output_json       = CASE WHEN $20::timestamptz IS NULL THEN output_json ELSE $16 END,
+       error_json        = CASE WHEN $20::timestamptz IS NULL THEN error_json ELSE $17 END,
+       current_step_path = $18,
+       step_count        = greatest(step_count, coalesce($19, 0)),
+       completed_at      = coalesce($20, completed_at),
+       updated_at        = now()
+ WHERE tenant = $1 AND run_id = $2 AND $21::bool AND (completed_at IS NULL OR $20::timestamptz IS NOT NULL)
 """
+
+UPSERT_WAIT = """
+INSERT INTO workflow_run_waits (tenant, run_id, seq, step_path, wait_type, event_name, correlation_key, filters,
+                                timeout_at, status, payload, resolved_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+ON CONFLICT (tenant, run_id, seq) DO UPDATE
+   SET status = EXCLUDED.status, payload = EXCLUDED.payload, resolved_at = EXCLUDED.resolved_at
+ WHERE workflow_run_waits.status = 'WAITING'
+"""
+
+UPSERT_TASK = """
+INSERT INTO workflow_tasks (tenant, task_id, run_id, seq, step_path, task_type, title, description, form_schema,
+                            context_data, status, timeout_at, response, completed_by, completed_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+ON CONFLICT (tenant, task_id) DO UPDATE
+   SET status = EXCLUDED.status, response = EXCLUDED.response, completed_by = EXCLUDED.completed_by,
+       completed_at = EXCLUDED.completed_at
+ WHERE workflow_tasks.status = 'OPEN'
+"""
+
 
 UPSERT_WAIT = """
 INSERT INTO workflow_run_waits (tenant, run_id, seq, step_path, wait_type, event_name, correlation_key, filters,
@@ -55,25 +95,29 @@ UPDATE workflow_runs
 """
 
 
-def _step_args(tenant: str, run_id: str, s: StepRecord) -> tuple[Any, ...]:
-    duration = None
-    if s.completed_at is not None:
-        duration = int((s.completed_at - s.started_at).total_seconds() * 1000)
-    return (
-        tenant,
-        run_id,
-        s.seq,
-        s.attempt,
-        s.path,
-        s.step_id,
-        s.step_type,
-        s.iteration,
-        s.status,
-        s.started_at,
-        s.completed_at,
-        duration,
-        s.error,
-    )
+def _steps_columns(steps: list[StepRecord]) -> tuple[list[Any], ...]:
+    """The step records as one array per column, for ``unnest``."""
+    columns: tuple[list[Any], ...] = tuple([] for _ in range(11))
+    for step in steps:
+        duration = None
+        if step.completed_at is not None:
+            duration = int((step.completed_at - step.started_at).total_seconds() * 1000)
+        row = (
+            step.seq,
+            step.attempt,
+            step.path,
+            step.step_id,
+            step.step_type,
+            step.iteration,
+            step.status,
+            step.started_at,
+            step.completed_at,
+            duration,
+            None if step.error is None else json.dumps(step.error),
+        )
+        for column, value in zip(columns, row, strict=True):
+            column.append(value)
+    return columns
 
 
 def _wait_args(tenant: str, run_id: str, w: WaitRecord) -> tuple[Any, ...]:
@@ -113,19 +157,39 @@ def _task_args(tenant: str, run_id: str, t: TaskRecord) -> tuple[Any, ...]:
     )
 
 
-def _run_args(tenant: str, run_id: str, p: RunPatch) -> tuple[Any, ...]:
-    return (tenant, run_id, p.status, p.vars, p.output, p.error, p.current_step_path, p.step_count, p.completed_at)
+def _run_args(p: RunPatch | None) -> tuple[Any, ...]:
+    if p is None:
+        return (None, None, None, None, None, None, None)
+    return (p.status, p.vars, p.output, p.error, p.current_step_path, p.step_count, p.completed_at)
 
 
 async def apply(conn: asyncpg.Connection, projection: Projection) -> None:
-    """Write the projection atomically (the caller's transaction, or one of its own)."""
+    """Write the projection atomically.
+
+    Steps and the run row go in one statement; waits and tasks (only around waits) add statements in a
+    transaction.
+    """
     tenant, run_id = projection.tenant, projection.run_id
+    if not (projection.waits or projection.tasks):
+        await _steps_and_run(conn, projection)
+        return
+    # Inside a caller's transaction this is a savepoint; otherwise it is the transaction.
     async with conn.transaction():
-        if projection.steps:
-            await conn.executemany(UPSERT_STEP, [_step_args(tenant, run_id, s) for s in projection.steps])
         if projection.waits:
             await conn.executemany(UPSERT_WAIT, [_wait_args(tenant, run_id, w) for w in projection.waits])
         if projection.tasks:
             await conn.executemany(UPSERT_TASK, [_task_args(tenant, run_id, t) for t in projection.tasks])
-        if projection.run is not None:
-            await conn.execute(PATCH_RUN, *_run_args(tenant, run_id, projection.run))
+        await _steps_and_run(conn, projection)
+
+
+async def _steps_and_run(conn: asyncpg.Connection, projection: Projection) -> None:
+    if not projection.steps and projection.run is None:
+        return
+    await conn.execute(
+        UPSERT_STEPS_AND_PATCH_RUN,
+        projection.tenant,
+        projection.run_id,
+        *_steps_columns(projection.steps),
+        *_run_args(projection.run),
+        projection.run is not None,
+    )

@@ -118,6 +118,7 @@ class Activities:
 
     async def _run_action(self, request: c.ActionRequest) -> c.ActionOutcome:
         effect = request.action
+        # One transaction, so one commit (WAL flush) for the projection and the ledger claim together.
         async with self.pool.acquire() as conn, conn.transaction():
             await projections.apply(conn, request.projection)
             begun = await invocations.begin(
@@ -131,7 +132,7 @@ class Activities:
                 action_version=effect.version,
                 input_json=effect.input,
             )
-        _count(request.projection)  # after the commit: a rolled-back projection is retried, not counted twice
+        _count(request.projection)  # once written: a failed write is retried, not counted twice
         if begun.invocation_id is None:
             return ActionSucceeded(output=begun.stored_output)
 
