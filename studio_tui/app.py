@@ -6,10 +6,13 @@ from typing import ClassVar, Final
 
 from rich.text import Text
 from textual import work
+from textual.actions import parse
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
+from textual.dom import DOMNode
 from textual.message import Message
 from textual.reactive import reactive
+from textual.screen import Screen
 from textual.widgets import Static
 
 from engine.services.context import ServiceContext
@@ -19,6 +22,7 @@ from studio_tui.health import Health, health_from_checks
 from studio_tui.messages import OpenRun
 from studio_tui.sanitize import safe_text
 from studio_tui.screens.help import HelpScreen
+from studio_tui.screens.inbox import InboxScreen
 from studio_tui.screens.run_detail import RunDetailScreen
 from studio_tui.screens.runs import RunsScreen
 
@@ -27,6 +31,9 @@ ServicesOpener = Callable[[], AbstractAsyncContextManager[ServiceContext]]
 
 HEALTH_SECONDS: Final = 10.0
 """How often the header's health is checked (each check opens a connection to Postgres and to Temporal)."""
+
+MUTATING_ACTIONS: Final = frozenset({"bulk_cancel"})
+"""App actions (palette entries) that change runs: refused in read-only mode."""
 
 
 class RunStudioApp(App[None]):
@@ -65,7 +72,7 @@ class RunStudioApp(App[None]):
     def __init__(self, services: ServiceContext | ServicesOpener, *, read_only: bool = False) -> None:
         super().__init__()
         self.read_only = read_only
-        """Watching production: every mutating control is hidden (there are none before phase 2)."""
+        """Watching production: every mutating control is hidden and refused."""
         self._opener = None if isinstance(services, ServiceContext) else services
         self._services = services if isinstance(services, ServiceContext) else None
         self._exit_stack = AsyncExitStack()
@@ -161,6 +168,23 @@ class RunStudioApp(App[None]):
         if screen is not None:
             screen.action_focus_search()
 
+    def action_open_inbox(self) -> None:
+        """Open human tasks and waiting runs (over the runs list, so escape comes back to it)."""
+        if isinstance(self.screen, InboxScreen):
+            return
+        if self._runs_screen() is not None:
+            self.push_screen(InboxScreen(self.services, read_only=self.read_only))
+
+    def action_bulk_cancel(self) -> None:
+        """The runs list's bulk cancel: the marked runs, or every run matching its filter."""
+        screen = self._runs_screen()
+        if screen is not None:
+            screen.action_bulk_cancel()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Mutating app actions do not exist in read-only mode (whichever way they are reached)."""
+        return not (self.read_only and action in MUTATING_ACTIONS)
+
     def _palette_binding(self) -> Binding:
         return Binding(self.COMMAND_PALETTE_BINDING, "command_palette", "Command palette")
 
@@ -169,8 +193,24 @@ class RunStudioApp(App[None]):
         screen = self.screen
         if isinstance(screen, HelpScreen):
             return
-        # Only the bindings this studio declares (not Textual's generic focus and copy keys).
+        # Only the bindings this studio declares (not Textual's generic focus and copy keys), and of those only
+        # the ones the screen allows now (read-only mode has no mutating keys). A key bound twice is listed once.
         declared = [*getattr(type(screen), "BINDINGS", []), *self.BINDINGS, self._palette_binding()]
-        keys = [(self.get_key_display(b), b.description) for b in declared if isinstance(b, Binding) and b.description]
-        titles = {RunsScreen: "runs", RunDetailScreen: "run"}
-        self.push_screen(HelpScreen(titles.get(type(screen), "studio"), keys))
+        keys: list[tuple[str, str]] = []
+        for binding in declared:
+            if not isinstance(binding, Binding) or not binding.description or not self._allowed(binding, screen):
+                continue
+            # The footer shows space as ␣ to fit 80 columns; the help has room to spell it out.
+            shown = "space" if binding.key == "space" else self.get_key_display(binding)
+            key = (shown, binding.description)
+            if key not in keys:
+                keys.append(key)
+        titles = {RunsScreen: "runs", RunDetailScreen: "run", InboxScreen: "inbox"}
+        notes: tuple[str, ...] = getattr(type(screen), "HELP_NOTES", ())
+        self.push_screen(HelpScreen(titles.get(type(screen), "studio"), keys, notes))
+
+    def _allowed(self, binding: Binding, screen: Screen[object]) -> bool:
+        """Whether ``binding``'s action is allowed now (``check_action`` of the screen or, for ``app.``, the app's)."""
+        namespace, name, parameters = parse(binding.action)
+        target: DOMNode = self if namespace == "app" else screen
+        return target.check_action(name, parameters) is not False

@@ -28,6 +28,13 @@ COMMANDS: Final[tuple[StudioCommand, ...]] = (
         for status in RUN_STATUSES
     ),
     StudioCommand("Search runs", "By run-id prefix or workflow id", "search"),
+    StudioCommand("Open inbox", "Open human tasks and waiting runs", "open_inbox"),
+    StudioCommand(
+        "Bulk cancel",
+        "Cancel the marked runs, or every RUNNING/WAITING run matching the filter",
+        "bulk_cancel",
+        mutating=True,
+    ),
     StudioCommand("Help: keys and symbols", "What every key does on this screen", "help"),
 )
 

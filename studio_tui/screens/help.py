@@ -16,6 +16,7 @@ SYMBOLS = Text.assemble(
     ("Symbols\n", "bold"),
     "  ".join(f"{status_glyph(s)} {s}" for s in RUN_STATUSES),
     f"\n{STUCK_MARK}: RUNNING with no step for over 60 s (the run screen says why)",
+    "\n▣: marked for a bulk cancel (space marks, u clears)",
     "\n#2: the second attempt of a retried step    ▸ then / else / try / catch / iteration N: a branch",
 )
 
@@ -35,11 +36,12 @@ class HelpScreen(ModalScreen[None]):
         Binding("q", "close", "Close", show=False),
     ]
 
-    def __init__(self, title: str, keys: Sequence[tuple[str, str]]) -> None:
-        """``keys`` are (key, what it does) pairs of the screen underneath, in the order to list them."""
+    def __init__(self, title: str, keys: Sequence[tuple[str, str]], notes: Sequence[str] = ()) -> None:
+        """``keys`` are (key, what it does) pairs of the screen underneath, in order; ``notes`` say the rest."""
         super().__init__()
         self._screen_name = title
         self._keys = keys
+        self._notes = notes
 
     def compose(self) -> ComposeResult:
         """One scrollable column of text."""
@@ -50,6 +52,8 @@ class HelpScreen(ModalScreen[None]):
             keys.append(f"  {description}\n")
         with VerticalScroll(id="help-body"):
             yield Static(keys, markup=False)
+            for note in self._notes:
+                yield Static(Text(note), markup=False, classes="help-note")
             yield Static(SYMBOLS, markup=False)
             yield Static(SEARCH, markup=False)
             yield Static(Text("escape closes this help", style="dim"), markup=False)

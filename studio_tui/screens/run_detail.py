@@ -1,22 +1,32 @@
-"""The run screen: summary, stuck banner, step timeline and the panes; refreshes itself until the run ends."""
+"""The run screen: summary, stuck banner, step timeline and the panes; refreshes itself until the run ends.
 
-from typing import ClassVar, Final
+Its actions: replay (``R``) and cancel (``x``) change things and are hidden and unreachable in read-only
+mode; export (``e``) writes a file and an audit entry but changes no run, so read-only mode keeps it.
+"""
+
+from collections.abc import Coroutine
+from typing import Any, ClassVar, Final
 
 from rich.text import Text
 from textual import events, work
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane, Tabs
 
+from engine.services.audit import Actor
+from engine.services.cancel import CANCELABLE, cancel_run
 from engine.services.context import ServiceContext
+from engine.services.export import export_run
 from engine.services.health import diagnose
 from engine.services.runs import RunDetail, get_run_detail
 from studio_tui.format import TERMINAL_STATUSES, role_style, short_id
 from studio_tui.messages import OpenRun
 from studio_tui.sanitize import safe_text
+from studio_tui.screens.confirm_modal import ConfirmModal
+from studio_tui.screens.replay_modal import ReplayModal
 from studio_tui.widgets import run_records
 from studio_tui.widgets.health_header import HealthHeader
 from studio_tui.widgets.json_view import JsonView
@@ -26,6 +36,8 @@ from studio_tui.widgets.stuck_banner import ASKING, StuckBanner
 from studio_tui.widgets.timeline import Timeline
 
 REFRESH_SECONDS: Final = 2.0
+ERROR_SECONDS: Final = 30.0
+"""How long an error notification stays up (long enough to read a reason over a slow SSH link)."""
 DIAGNOSE_SECONDS: Final = 10.0
 """How often to ask Temporal again why a stuck run is stuck (each ask is a few RPCs)."""
 
@@ -47,13 +59,27 @@ class RunDetailScreen(Screen[None]):
     """Everything about one run (redacted by the services layer)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
+        # In footer order: at 80 columns the footer has room for the first few only.
         Binding("escape", "back", "Back"),
-        Binding("p", "parent", "Parent"),
-        Binding("c", "copy_id", "Copy id"),
+        Binding("R", "replay", "Replay"),
+        Binding("x", "cancel_run", "Cancel run"),
+        Binding("e", "export", "Export"),
         Binding("right_square_bracket", "next_pane", "Next pane", key_display="]"),
         Binding("left_square_bracket", "previous_pane", "Previous pane", key_display="[", show=False),
+        Binding("c", "copy_id", "Copy id", show=False),
+        # The summary says "parent … (p)" whenever there is one.
+        Binding("p", "parent", "Parent", show=False),
         Binding("r", "reload", "Refresh", show=False),
     ]
+    MUTATING: ClassVar[frozenset[str]] = frozenset({"replay", "cancel_run"})
+    """Actions that change a run: never offered, and never run, in read-only mode."""
+    HELP_NOTES: ClassVar[tuple[str, ...]] = (
+        "R replays the run: unedited, with its original input; edited, with your payload (placeholders left "
+        "as [REDACTED] keep their secret). x cancels a RUNNING or WAITING run through Temporal.",
+        "e exports the run, redacted, to run-<id>-<time>.json in the current directory and records it in the "
+        "audit trail. It changes no run, so it stays available in read-only mode, where R and x are hidden.",
+    )
+    """What the keys alone do not say (for the help overlay)."""
 
     detail: reactive[RunDetail | None] = reactive(None, init=False, always_update=True)
     """The run as last loaded (redrawn on every load: relative times move on even when the run does not)."""
@@ -69,6 +95,8 @@ class RunDetailScreen(Screen[None]):
         self.read_only = read_only
         self._refresh_timer: Timer | None = None
         self._diagnose_timer: Timer | None = None
+        self._shown_status: str | None = None
+        self._canceling = False
 
     def compose(self) -> ComposeResult:
         """Header, banner, summary, panes, footer."""
@@ -142,6 +170,9 @@ class RunDetailScreen(Screen[None]):
         """Show the new state everywhere."""
         if detail is None:
             return
+        if detail.status != self._shown_status:
+            self._shown_status = detail.status
+            self.refresh_bindings()  # cancel is offered only while the run is RUNNING or WAITING
         now = self.services.clock()
         variables = self.app.theme_variables
         self.query_one(RunSummary).show(detail, now)
@@ -192,6 +223,16 @@ class RunDetailScreen(Screen[None]):
 
     # -- actions ----------------------------------------------------------------------------------
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Hide replay and cancel in read-only mode, and cancel unless the run is RUNNING or WAITING."""
+        if action in self.MUTATING and self.read_only:
+            return False
+        if action == "cancel_run":
+            return self.detail is not None and self.detail.status in CANCELABLE and not self._canceling
+        if action == "replay":
+            return True if self.detail is not None else None  # shown, but waits for the run's input
+        return True
+
     def action_back(self) -> None:
         """Back to where the operator came from."""
         self.app.pop_screen()
@@ -239,3 +280,96 @@ class RunDetailScreen(Screen[None]):
         if self.query_one("#children", TabPane) in event.data_table.ancestors and event.row_key.value:
             event.stop()
             self.post_message(OpenRun(event.row_key.value))
+
+    # -- replay -------------------------------------------------------------------------------------
+
+    def action_replay(self) -> None:
+        """Open the replay editor on the run's redacted input; on success, open the new run."""
+        if self.read_only or self.detail is None:
+            return
+        workflow = f"{self.detail.workflow_id}@{self.detail.workflow_version}"
+        modal = ReplayModal(self.services, self.run_id, self.detail.input, workflow=workflow)
+        self.app.push_screen(modal, callback=self._replay_started)
+
+    def _replay_started(self, new_run_id: str | None) -> None:
+        if new_run_id is None:
+            return
+        self.notify(f"Replay started: {short_id(safe_text(new_run_id).plain)}", markup=False)
+        self.post_message(OpenRun(new_run_id))
+
+    # -- cancel -------------------------------------------------------------------------------------
+
+    def action_cancel_run(self) -> None:
+        """Ask first; then ask Temporal to cancel the run."""
+        if self.read_only or self.detail is None or self.detail.status not in CANCELABLE or self._canceling:
+            return
+        message = Text("Cancel run ")
+        message.append_text(safe_text(short_id(self.run_id), single_line=True, style="bold"))
+        message.append("?\nTemporal is asked first; nothing changes unless it accepts.")
+        modal = ConfirmModal("Cancel run", message, confirm_label="Cancel run")
+        self.app.push_screen(modal, callback=self._cancel_confirmed)
+
+    def _cancel_confirmed(self, confirmed: bool | None) -> None:
+        if confirmed and not self.read_only:
+            self._canceling = True
+            self.refresh_bindings()
+            self._in_background(self._cancel(), "run-cancel")
+
+    async def _cancel(self) -> None:
+        app, run = self.app, self._run_label()
+        try:
+            outcome = await cancel_run(self.services, self.run_id, actor=Actor.current())
+        except Exception as exc:
+            self._error(app, f"Cancel failed: {run}", f"{type(exc).__name__}: {exc}")
+            outcome = None
+        self._canceling = False
+        if self.is_attached:
+            self.refresh_bindings()
+            self._load()  # then the refresh timer keeps going until the run shows CANCELED
+        if outcome is None:
+            return
+        if outcome.outcome == "canceled":
+            note = "Cancel requested — the run ends CANCELED as it unwinds"
+            if outcome.reason:  # accepted, but something about it needs saying (its audit entry failed)
+                note += f" ({safe_text(outcome.reason, single_line=True).plain})"
+            app.notify(note, title=run, markup=False)
+        elif outcome.outcome == "refused":
+            self._error(app, f"Cancel refused: {run}", outcome.reason or "Temporal gave no reason")
+        else:
+            reason = safe_text(outcome.reason or "the run is over").plain
+            app.notify(reason, title=f"Not cancelable: {run}", severity="warning", timeout=ERROR_SECONDS, markup=False)
+
+    # -- export -------------------------------------------------------------------------------------
+
+    def action_export(self) -> None:
+        """Write the run, redacted, to a JSON file in the current directory (allowed in read-only mode)."""
+        self._in_background(self._export(), "run-export")
+
+    async def _export(self) -> None:
+        app, run = self.app, self._run_label()
+        try:
+            path = await export_run(self.services, self.run_id, actor=Actor.current())
+        except Exception as exc:
+            self._error(app, f"Export failed: {run}", f"{type(exc).__name__}: {exc}")
+            return
+        app.notify(f"Exported to {safe_text(str(path)).plain}", markup=False)
+
+    # -- helpers ------------------------------------------------------------------------------------
+
+    def _in_background(self, work: Coroutine[Any, Any, None], group: str) -> None:
+        """Run ``work`` as a worker of the app rather than of this screen.
+
+        A ``@work`` method of the screen would be cancelled when the operator leaves the screen (escape, another
+        run), abandoning a cancel or an export halfway and losing what it had to say. The app's worker finishes
+        and notifies wherever the operator is; the screen is only touched while it is still attached.
+        """
+        self.app.run_worker(work, group=group, exit_on_error=False)
+
+    def _run_label(self) -> str:
+        """``run 1a2b3c4d`` for notifications, which may be read on another screen."""
+        return f"run {short_id(safe_text(self.run_id, single_line=True).plain)}"
+
+    @staticmethod
+    def _error(app: App[object], title: str, reason: str) -> None:
+        """An error notification that stays up long enough to be read (untrusted ``reason`` is sanitised)."""
+        app.notify(safe_text(reason).plain, title=title, severity="error", timeout=ERROR_SECONDS, markup=False)

@@ -1,4 +1,4 @@
-"""The runs screen: a live, keyset-paged table of runs with status filters and search."""
+"""The runs screen: a live, keyset-paged table of runs with status filters, search, marks and bulk cancel."""
 
 import asyncio
 import re
@@ -17,6 +17,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 
+from engine.services.cancel import CANCELABLE, CancelOutcome
 from engine.services.context import ServiceContext
 from engine.services.runs import RunSummary, list_runs
 from studio_tui.format import (
@@ -31,6 +32,15 @@ from studio_tui.format import (
 )
 from studio_tui.messages import OpenRun
 from studio_tui.sanitize import safe_text
+from studio_tui.screens.bulk_cancel import (
+    BulkCancelScreen,
+    BulkSelection,
+    describe_filter,
+    for_filter,
+    for_marked,
+    select_matching,
+    totals,
+)
 from studio_tui.widgets.health_header import HealthHeader
 from studio_tui.widgets.keyed_table import ColumnSpec, KeyedTable, Row
 
@@ -49,6 +59,11 @@ STATUS_KEYS: Final[tuple[tuple[str, str | None], ...]] = (
 
 _RUN_ID_PREFIX = re.compile(r"[0-9a-fA-F-]+")
 WORKFLOW_PREFIX: Final = "wf:"
+
+MARK: Final = "▣"
+"""The mark column's symbol for a run marked for a bulk cancel."""
+MUTATING_ACTIONS: Final = frozenset({"toggle_mark", "unmark_all", "bulk_cancel"})
+"""Actions hidden and refused in read-only mode."""
 
 
 Cursor = tuple[datetime, str]
@@ -93,13 +108,21 @@ def _cell(text: Text | str) -> Text:
 
 
 class RunsScreen(Screen[None]):
-    """Runs, newest first. Enter opens one; 1–6 filter by status; ``/`` searches; the list refreshes itself."""
+    """Runs, newest first. Enter opens one; 1–6 filter by status; ``/`` searches; the list refreshes itself.
+
+    Space marks runs and ``X`` cancels the marked runs, or without marks every run the filter matches.
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         # A priority binding, so the footer shows it while the table (which binds enter itself) has focus.
         Binding("enter", "open_run", "Open", priority=True),
         Binding("slash", "focus_search", "Search"),
-        Binding("r", "reload", "Refresh"),
+        # ␣ rather than "space": the footer must fit 80 columns.
+        Binding("space", "toggle_mark", "Mark", key_display="␣"),
+        Binding("X", "bulk_cancel", "Bulk cancel", key_display="X"),
+        Binding("i", "app.open_inbox", "Inbox"),
+        Binding("r", "reload", "Refresh", show=False),
+        Binding("u", "unmark_all", "Unmark all", show=False),
         Binding("escape", "clear_search", "Clear search", show=False),
         *(
             Binding(key, f"filter({status!r})", (status or "all").capitalize(), show=False)
@@ -134,6 +157,22 @@ class RunsScreen(Screen[None]):
             self.error = error
             super().__init__()
 
+    class BulkSelected(Message):
+        """The runs a bulk cancel of ``query``'s filter would cancel (``run_ids`` may be empty)."""
+
+        def __init__(self, query: RunQuery, run_ids: list[str]) -> None:
+            self.query = query
+            self.run_ids = run_ids
+            super().__init__()
+
+    class BulkSelectFailed(Message):
+        """Finding the runs matching ``query`` failed with ``error``."""
+
+        def __init__(self, query: RunQuery, error: str) -> None:
+            self.query = query
+            self.error = error
+            super().__init__()
+
     status_filter: reactive[str | None] = reactive(None, init=False)
     """Only runs in this status (``None``: every status)."""
     search: reactive[str] = reactive("", init=False)
@@ -149,6 +188,8 @@ class RunsScreen(Screen[None]):
         self._exhausted = False
         self._loaded_once = False
         self._timer: Timer | None = None
+        self._marked: dict[str, RunSummary] = {}
+        """Runs marked for a bulk cancel, by id (kept across filters and refreshes, until a bulk cancel)."""
 
     def compose(self) -> ComposeResult:
         """Header, filter bar, search box, the table, footer."""
@@ -194,6 +235,15 @@ class RunsScreen(Screen[None]):
     def highlighted_run_id(self) -> str | None:
         """The run under the cursor."""
         return self.query_one(KeyedTable).highlighted_key
+
+    @property
+    def marked_run_ids(self) -> list[str]:
+        """The marked runs, in the order they were marked."""
+        return list(self._marked)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Marks and bulk cancel do not exist in read-only mode (hidden from the footer and refused)."""
+        return not (self.read_only and action in MUTATING_ACTIONS)
 
     def watch_status_filter(self) -> None:
         """A new status filter starts from the newest run again."""
@@ -279,6 +329,9 @@ class RunsScreen(Screen[None]):
             self._runs = list(message.runs)
             self._exhausted = complete
         self._loaded_once = True
+        for run in message.runs:
+            if run.run_id in self._marked:
+                self._marked[run.run_id] = run  # the confirmation lists marked runs as they are now
         self._render_rows(to_top=message.mode == "first")
         self._maybe_load_more()
 
@@ -290,9 +343,12 @@ class RunsScreen(Screen[None]):
     # -- rendering --------------------------------------------------------------------------------
 
     def _columns(self) -> list[ColumnSpec]:
+        marks = [] if self.read_only else [ColumnSpec("mark", "", 2)]
         fixed = [
+            *marks,
             ColumnSpec("status", " Status", 12),
-            ColumnSpec("stuck", "", 8),
+            # " ⚠ stuck" and a blank cell, so the marker never runs into the workflow id.
+            ColumnSpec("stuck", "", 9),
             ColumnSpec("workflow", " Workflow", 0),
             ColumnSpec("run", " Run", 9),
             ColumnSpec("trigger", " Trigger", 9),
@@ -308,7 +364,9 @@ class RunsScreen(Screen[None]):
         variables = self.app.theme_variables
         stuck = Text(STUCK_MARK, style=role_style(variables, "warning", bold=True)) if run.stuck else Text()
         workflow = safe_text(f"{run.workflow_id}@{run.workflow_version}", single_line=True)
+        marks = [] if self.read_only else [_cell(self._mark_text(run.run_id))]
         return run.run_id, [
+            *marks,
             _cell(status_text(run.status, variables)),
             _cell(stuck),
             _cell(workflow),
@@ -318,6 +376,11 @@ class RunsScreen(Screen[None]):
             _cell(duration(elapsed(run.started_at, run.completed_at, now))),
             _cell(f"{run.step_count:>5}"),
         ]
+
+    def _mark_text(self, run_id: str) -> Text:
+        if run_id not in self._marked:
+            return Text(" ")
+        return Text(MARK, style=role_style(self.app.theme_variables, "accent", bold=True))
 
     def _render_rows(self, *, to_top: bool = False) -> None:
         table = self.query_one(KeyedTable)
@@ -357,7 +420,11 @@ class RunsScreen(Screen[None]):
             return
         more = "" if self._exhausted else "+"
         noun = "run" if len(self._runs) == 1 and not more else "runs"
-        count.update(Text(f"{len(self._runs)}{more} {noun}", style="dim"))
+        text = Text.assemble((f"{len(self._runs)}{more} {noun}", "dim"))
+        if self._marked and not self.read_only:
+            text.append(" · ", style="dim")
+            text.append(f"{len(self._marked)} marked", style=role_style(self.app.theme_variables, "accent", bold=True))
+        count.update(text)
 
     # -- actions and events -----------------------------------------------------------------------
 
@@ -400,3 +467,88 @@ class RunsScreen(Screen[None]):
         """Empty the search box and go back to the table."""
         self.query_one("#search", Input).value = ""
         self.query_one(KeyedTable).focus()
+
+    # -- marks and bulk cancel --------------------------------------------------------------------
+
+    def action_toggle_mark(self) -> None:
+        """Mark the run under the cursor for a bulk cancel, or unmark it."""
+        run_id = self.highlighted_run_id
+        run = next((r for r in self._runs if r.run_id == run_id), None)
+        if run is None:
+            return
+        if run.run_id in self._marked:
+            del self._marked[run.run_id]
+        else:
+            self._marked[run.run_id] = run
+        self.query_one(KeyedTable).update_cell(run.run_id, "mark", _cell(self._mark_text(run.run_id)))
+        self._show_count()
+
+    def action_unmark_all(self) -> None:
+        """Forget every mark."""
+        self._marked.clear()
+        self._render_rows()
+
+    def action_bulk_cancel(self) -> None:
+        """Cancel the marked runs; without marks, every RUNNING or WAITING run the filter matches."""
+        if self._marked:
+            self._confirm_bulk(for_marked(list(self._marked.values())))
+            return
+        query = self.query_filters
+        if query.status is not None and query.status not in CANCELABLE:
+            self.notify(
+                f"Nothing to cancel: the list shows {query.status} runs, and only RUNNING or WAITING runs can be "
+                "canceled. Mark runs with space, or choose another filter.",
+                title="Bulk cancel",
+                severity="warning",
+                markup=False,
+            )
+            return
+        self._select_for_bulk(query)
+
+    @work(exclusive=True, exit_on_error=False, group="bulk-select")
+    async def _select_for_bulk(self, query: RunQuery) -> None:
+        try:
+            run_ids = await select_matching(
+                self.services, status=query.status, workflow_id=query.workflow_id, run_id_prefix=query.run_id_prefix
+            )
+        except Exception as exc:
+            self.post_message(self.BulkSelectFailed(query, f"{type(exc).__name__}: {exc}"))
+            return
+        self.post_message(self.BulkSelected(query, run_ids))
+
+    def on_runs_screen_bulk_selected(self, message: BulkSelected) -> None:
+        """Confirm the matching runs, or say that none match."""
+        query = message.query
+        description = describe_filter(query.status, query.workflow_id, query.run_id_prefix)
+        if not message.run_ids:
+            self.notify(
+                f"Nothing to cancel: no run matches {safe_text(description, single_line=True).plain}.",
+                title="Bulk cancel",
+                severity="warning",
+                markup=False,
+            )
+            return
+        self._confirm_bulk(for_filter(message.run_ids, description))
+
+    def on_runs_screen_bulk_select_failed(self, message: BulkSelectFailed) -> None:
+        """Say why nothing can be canceled now."""
+        self.notify(
+            f"Cannot find the runs to cancel: {safe_text(message.error, single_line=True).plain}",
+            title="Bulk cancel",
+            severity="error",
+            markup=False,
+        )
+
+    def _confirm_bulk(self, selection: BulkSelection) -> None:
+        self.app.push_screen(BulkCancelScreen(self.services, selection), self._bulk_done)
+
+    def _bulk_done(self, outcomes: list[CancelOutcome] | None) -> None:
+        """After an outcome: the marks are spent, the list shows the new statuses (backing out keeps them)."""
+        if outcomes is None:
+            return
+        self._marked.clear()
+        if self._loaded_once:
+            self._render_rows()
+        self._refresh_window()
+        if outcomes:
+            self.notify(f"Bulk cancel: {totals(outcomes)}.", title="Bulk cancel", markup=False)

@@ -114,3 +114,206 @@ class TestHelp:
     def test_help_on_the_runs_screen(self, snap_compare: SnapCompare, seeded: Seeded) -> None:
         """``?`` lists the runs screen's keys (status filters included) and what the symbols mean."""
         assert snap_compare(studio(seeded), terminal_size=(80, 24), run_before=scenario(press("question_mark")))
+
+
+# -- bulk cancel and inbox ----------------------------------------------------------------------------
+# (Imports of this section live in its helpers: the file is appended to by more than one feature.)
+
+
+def mark(*names: str) -> Steps:
+    """Put the cursor on each named seeded run in turn and press space."""
+
+    async def step(pilot: Pilot[None], app: RunStudioApp) -> None:
+        from studio_tui.widgets.keyed_table import KeyedTable
+
+        table = app.screen.query_one("#runs-table", KeyedTable)
+        for name in names:
+            table.move_cursor(row=table.row_keys().index(seed.run_id(name)))
+            await pilot.press("space")
+        await settle(pilot)
+
+    return step
+
+
+def bulk_cancel_in(phase: str) -> Steps:
+    """Press X and wait for the bulk-cancel modal to reach ``phase`` (confirming it first for the outcome)."""
+
+    async def step(pilot: Pilot[None], app: RunStudioApp) -> None:
+        from studio_tui.screens.bulk_cancel import BulkCancelScreen
+
+        await pilot.press("X")
+        await settle(pilot, until=lambda: isinstance(app.screen, BulkCancelScreen))
+        if phase == "outcome":
+            await pilot.press("y")
+        await settle(pilot, until=lambda: isinstance(app.screen, BulkCancelScreen) and app.screen.phase == phase)
+
+    return step
+
+
+def open_inbox(*, focus_waiting: bool = False) -> Steps:
+    """Press i and wait for both lists (with ``focus_waiting``, for what the third waiting run waits for)."""
+
+    async def step(pilot: Pilot[None], app: RunStudioApp) -> None:
+        from studio_tui.screens.inbox import InboxScreen
+
+        def loaded() -> bool:
+            return isinstance(app.screen, InboxScreen) and app.screen.query_one("#tasks-table").display
+
+        await pilot.press("i")
+        await settle(pilot, until=loaded)
+        if focus_waiting:
+            await pilot.press("tab", "down", "down")
+
+            def waits_shown() -> bool:
+                return "reading what it waits for" not in str(app.screen.query_one("#inbox-detail").render())
+
+            await settle(pilot, until=waits_shown)
+
+    return step
+
+
+def respond(task: str, response: str) -> Steps:
+    """Open the named seeded task's response modal, type ``response`` over the skeleton and submit it."""
+
+    async def step(pilot: Pilot[None], app: RunStudioApp) -> None:
+        from textual.widgets import TextArea
+
+        from studio_tui.screens.task_response_modal import TaskResponseModal
+        from studio_tui.widgets.keyed_table import KeyedTable
+        from tests.tui import seed_inbox
+
+        table = app.screen.query_one("#tasks-table", KeyedTable)
+        table.move_cursor(row=table.row_keys().index(seed_inbox.task_id(task)))
+        await pilot.press("enter")
+        await settle(pilot, until=lambda: isinstance(app.screen, TaskResponseModal))
+        editor = app.screen.query_one(TextArea)
+        editor.cursor_blink = False
+        editor.text = response
+        await pilot.press("ctrl+s")
+        modal = app.screen
+        assert isinstance(modal, TaskResponseModal)
+        await settle(pilot, until=lambda: not modal.submitting)
+
+    return step
+
+
+def with_inbox(seeded: Seeded) -> Seeded:
+    """``seeded`` plus open tasks and runs waiting on an event and a timer (``seed_inbox``).
+
+    Snapshot tests are synchronous and no loop runs while they do, so the seeding gets a loop of its own.
+    """
+    import asyncio
+
+    from engine.store.db import connect
+    from tests.tui import seed_inbox
+
+    async def seed_it() -> None:
+        conn = await connect(seeded.url)
+        try:
+            await seed_inbox.seed_inbox(conn)
+        finally:
+            await conn.close()
+
+    asyncio.run(seed_it())
+    return seeded
+
+
+class TestBulkAndInbox:
+    def test_two_marked_runs(self, snap_compare: SnapCompare, seeded: Seeded) -> None:
+        """The mark column shows ▣ on the two marked runs and the count line says "2 marked"; the stuck marker
+        keeps a blank cell before the workflow id."""
+        run_before = scenario(mark("stuck", "waiting"))
+        assert snap_compare(studio(seeded), terminal_size=(100, 30), run_before=run_before)
+
+    def test_confirm_for_marked_runs(self, snap_compare: SnapCompare, seeded: Seeded) -> None:
+        """X with marks: the count, each marked run by status and workflow, Back focused, at 80×24."""
+        run_before = scenario(mark("stuck", "waiting"), bulk_cancel_in("confirm"))
+        assert snap_compare(studio(seeded), terminal_size=(80, 24), run_before=run_before)
+
+    def test_confirm_for_a_filter(self, snap_compare: SnapCompare, seeded: Seeded) -> None:
+        """X without marks takes the filter: status RUNNING and the workflow searched for, in words."""
+        search = press("slash", *"echo-chain", "enter")
+        run_before = scenario(press("2"), search, bulk_cancel_in("confirm"))
+        assert snap_compare(studio(seeded), terminal_size=(100, 30), run_before=run_before)
+
+    def test_per_run_outcome(self, snap_compare: SnapCompare, seeded: Seeded) -> None:
+        """Temporal is unreachable: the RUNNING and WAITING runs are refused with the reason, the finished run
+        is not cancelable; totals on top, refused first."""
+        run_before = scenario(mark("stuck", "waiting", "echo-1"), bulk_cancel_in("outcome"))
+        assert snap_compare(studio(seeded), terminal_size=(100, 30), run_before=run_before)
+
+    def test_inbox_with_open_tasks(self, snap_compare: SnapCompare, seeded: Seeded) -> None:
+        """Open tasks newest first (the hostile title shown literally), waiting runs newest first, and the
+        highlighted task's run, step, timeout and description underneath."""
+        assert snap_compare(studio(with_inbox(seeded)), terminal_size=(100, 30), run_before=scenario(open_inbox()))
+
+    def test_inbox_at_80x24_on_the_waiting_runs(self, snap_compare: SnapCompare, seeded: Seeded) -> None:
+        """The smallest terminal, the waiting list focused: what the highlighted run waits for (an event and its
+        correlation key)."""
+        run_before = scenario(open_inbox(focus_waiting=True))
+        assert snap_compare(studio(with_inbox(seeded)), terminal_size=(80, 24), run_before=run_before)
+
+    def test_response_modal_with_a_validation_error(self, snap_compare: SnapCompare, seeded: Seeded) -> None:
+        """The form rejects {"approved": "yes"}: the problem with its JSON path; the modal stays open with the
+        task's description, redacted context and form above the editor."""
+        run_before = scenario(open_inbox(), respond("refund", '{"approved": "yes"}'))
+        assert snap_compare(studio(with_inbox(seeded)), terminal_size=(100, 30), run_before=run_before)
+
+
+# -- run actions: replay, cancel ---------------------------------------------------------------------
+# (Imports of this section live in its helpers, as above.)
+
+
+def no_cursor_blink() -> Steps:
+    """The editor's cursor stays drawn (a blinking cursor would make the screenshot depend on timing)."""
+
+    async def step(pilot: Pilot[None], app: RunStudioApp) -> None:
+        from textual.widgets import TextArea
+
+        for editor in app.screen.query(TextArea):
+            editor.cursor_blink = False
+        await settle(pilot)
+
+    return step
+
+
+def replay_editor(name: str) -> tuple[Steps, ...]:
+    """Open the run ``name``, then its replay editor."""
+    return open_run(name), press("R"), no_cursor_blink()
+
+
+class TestRunActions:
+    def test_replay_modal_unedited(self, snap_compare: SnapCompare, seeded: Seeded) -> None:
+        """R on the support-login run: the redacted input in the editor, "Unedited — the original input will be
+        used", and the keys (ctrl+s, escape) in the dialog and the footer."""
+        assert snap_compare(studio(seeded), terminal_size=(100, 30), run_before=scenario(*replay_editor("secret")))
+
+    def test_replay_modal_edited(self, snap_compare: SnapCompare, seeded: Seeded) -> None:
+        """A character typed into "user": the state line turns to "Edited — this payload will be sent"."""
+        run_before = scenario(*replay_editor("secret"), press("down", "end", "left", "left", "2"))
+        assert snap_compare(studio(seeded), terminal_size=(100, 30), run_before=run_before)
+
+    def test_replay_modal_invalid_json(self, snap_compare: SnapCompare, seeded: Seeded) -> None:
+        """A stray character after a comma: where the JSON breaks (line, column, message); replay is disabled."""
+        run_before = scenario(*replay_editor("secret"), press("down", "end", "x"))
+        assert snap_compare(studio(seeded), terminal_size=(100, 30), run_before=run_before)
+
+    def test_replay_modal_at_80x24(self, snap_compare: SnapCompare, seeded: Seeded) -> None:
+        """The replay editor at the smallest size: editor, state line and keys all visible."""
+        assert snap_compare(studio(seeded), terminal_size=(80, 24), run_before=scenario(*replay_editor("secret")))
+
+    def test_cancel_confirm_modal(self, snap_compare: SnapCompare, seeded: Seeded) -> None:
+        """x on a WAITING run asks first, with the safe answer focused."""
+        assert snap_compare(
+            studio(seeded), terminal_size=(100, 30), run_before=scenario(open_run("waiting"), press("x"))
+        )
+
+    def test_cancel_refused_is_an_error_notification(self, snap_compare: SnapCompare, seeded: Seeded) -> None:
+        """Confirmed, but Temporal is down: the refusal and its reason as an error notification; the run is
+        still WAITING and x is still offered."""
+        run_before = scenario(open_run("waiting"), press("x"), press("y"))
+        assert snap_compare(studio(seeded), terminal_size=(100, 30), run_before=run_before)
+
+    def test_run_screen_keys_at_80x24(self, snap_compare: SnapCompare, seeded: Seeded) -> None:
+        """A WAITING run at the smallest size: the footer offers Replay, Cancel run and Export, and still Help."""
+        assert snap_compare(studio(seeded), terminal_size=(80, 24), run_before=scenario(open_run("waiting")))
