@@ -13,6 +13,7 @@ from engine.interpreter.effects import StepRecord
 from engine.temporal.contracts import Projection, RunPatch, TaskRecord, WaitRecord
 
 # Steps and the run row in one statement (one round trip): the common projection, sent with every action.
+# A closed run only accepts another closing patch (the same one, redelivered).
 UPSERT_STEPS_AND_PATCH_RUN = """
 WITH steps AS (
     INSERT INTO workflow_run_steps (tenant, run_id, seq, attempt, path, step_id, step_type, iteration, status,
@@ -58,40 +59,6 @@ ON CONFLICT (tenant, task_id) DO UPDATE
    SET status = EXCLUDED.status, response = EXCLUDED.response, completed_by = EXCLUDED.completed_by,
        completed_at = EXCLUDED.completed_at
  WHERE workflow_tasks.status = 'OPEN'
-"""
-
-
-UPSERT_WAIT = """
-INSERT INTO workflow_run_waits (tenant, run_id, seq, step_path, wait_type, event_name, correlation_key, filters,
-                                timeout_at, status, payload, resolved_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-ON CONFLICT (tenant, run_id, seq) DO UPDATE
-   SET status = EXCLUDED.status, payload = EXCLUDED.payload, resolved_at = EXCLUDED.resolved_at
- WHERE workflow_run_waits.status = 'WAITING'
-"""
-
-UPSERT_TASK = """
-INSERT INTO workflow_tasks (tenant, task_id, run_id, seq, step_path, task_type, title, description, form_schema,
-                            context_data, status, timeout_at, response, completed_by, completed_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-ON CONFLICT (tenant, task_id) DO UPDATE
-   SET status = EXCLUDED.status, response = EXCLUDED.response, completed_by = EXCLUDED.completed_by,
-       completed_at = EXCLUDED.completed_at
- WHERE workflow_tasks.status = 'OPEN'
-"""
-
-# A closed run only accepts another closing patch (the same one, redelivered).
-PATCH_RUN = """
-UPDATE workflow_runs
-   SET status            = coalesce($3, status),
-       vars_json         = coalesce($4, vars_json),
-       output_json       = CASE WHEN $9::timestamptz IS NULL THEN output_json ELSE $5 END,
-       error_json        = CASE WHEN $9::timestamptz IS NULL THEN error_json ELSE $6 END,
-       current_step_path = $7,
-       step_count        = greatest(step_count, coalesce($8, 0)),
-       completed_at      = coalesce($9, completed_at),
-       updated_at        = now()
- WHERE tenant = $1 AND run_id = $2 AND (completed_at IS NULL OR $9::timestamptz IS NOT NULL)
 """
 
 
