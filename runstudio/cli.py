@@ -13,6 +13,7 @@ import typer
 from engine.errors import RunStudioError
 from runstudio.commands import register_all
 from runstudio.context import GlobalOptions
+from runstudio.output import terminal_safe
 
 app = typer.Typer(
     name="runstudio",
@@ -46,7 +47,7 @@ def run(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except RunStudioError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {terminal_safe(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
@@ -55,7 +56,7 @@ def run(argv: list[str] | None = None) -> int:
         if os.environ.get("RUNSTUDIO_DEBUG"):
             traceback.print_exc()
         print(
-            f"error: unexpected {type(exc).__name__}: {exc}\n"
+            f"error: unexpected {type(exc).__name__}: {terminal_safe(exc)}\n"
             "Re-run with RUNSTUDIO_DEBUG=1 for a traceback, and report it if it persists.",
             file=sys.stderr,
         )

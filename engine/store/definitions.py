@@ -48,11 +48,6 @@ SELECT d.workflow_id, d.name, d.latest_version, v.trigger_type, v.trigger_event_
  ORDER BY d.workflow_id
 """
 
-EXISTS = """
-SELECT EXISTS (SELECT 1 FROM workflow_definition_versions
-                WHERE tenant = $1 AND workflow_id = $2 AND ($3::int IS NULL OR version = $3))
-"""
-
 
 class DefinitionVersion(BaseModel):
     """One published version of a definition."""
@@ -113,12 +108,6 @@ async def get_version(conn: Conn, *, tenant: str, workflow_id: str, version: int
     else:
         row = await conn.fetchrow(GET_VERSION, tenant, workflow_id, version)
     return None if row is None else DefinitionVersion(**dict(row))
-
-
-async def exists(conn: Conn, *, tenant: str, workflow_id: str, version: int | None) -> bool:
-    """Whether the workflow (at that version, or any) is published."""
-    found: bool = await conn.fetchval(EXISTS, tenant, workflow_id, version)
-    return found
 
 
 async def list_latest(conn: Conn, *, tenant: str) -> list[DefinitionSummary]:

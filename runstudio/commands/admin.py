@@ -8,6 +8,7 @@ from engine.stack import resolve_endpoints
 from engine.store import migrations
 from engine.store.db import connect
 from runstudio.context import options, run_async
+from runstudio.output import echo
 
 
 def register(app: typer.Typer) -> None:
@@ -29,9 +30,9 @@ def migrate_command() -> None:
 
     applied = run_async(go())
     if not applied:
-        typer.echo("Database schema is current; nothing to apply.")
+        echo("Database schema is current; nothing to apply.")
     for migration in applied:
-        typer.echo(f"applied {migration.label}")
+        echo(f"applied {migration.label}")
 
 
 def doctor_command(ctx: typer.Context) -> None:
@@ -49,6 +50,6 @@ def doctor_command(ctx: typer.Context) -> None:
         line = f"{mark} {check.name:<{width}}  {check.detail}"
         if not check.ok and check.fix:
             line += f" — {check.fix}"
-        typer.echo(line)
+        echo(line)
     if not all(c.ok for c in checks):
         raise typer.Exit(1)

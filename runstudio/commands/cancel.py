@@ -9,6 +9,7 @@ from engine.config import load_settings
 from engine.services.context import ServiceContext, open_services
 from runstudio.commands.runs import STATUSES
 from runstudio.context import options, run_async
+from runstudio.output import echo
 
 if TYPE_CHECKING:
     from engine.services.cancel import CancelOutcome
@@ -98,7 +99,7 @@ def cancel_command(
 
     outcomes = run_async(go())
     if not outcomes:
-        typer.echo("No runs match; nothing to cancel.")
+        echo("No runs match; nothing to cancel.")
         return
     _report(outcomes)
     if any(o.outcome == "refused" for o in outcomes):
@@ -110,16 +111,16 @@ def _confirm(chosen: list[str], status: str | None, workflow: str | None) -> Non
     if status is not None:
         what += f" with status {status}" + (f" of workflow {workflow}" if workflow else "")
     if not _interactive():
-        typer.echo(f"error: this would cancel {what}; pass --yes to confirm when not at a terminal.", err=True)
+        echo(f"error: this would cancel {what}; pass --yes to confirm when not at a terminal.", err=True)
         raise typer.Exit(1)
     if not typer.confirm(f"Cancel {what}?", default=False, err=True):
-        typer.echo("Nothing canceled.", err=True)
+        echo("Nothing canceled.", err=True)
         raise typer.Exit(1)
 
 
 def _progress(done: int, total: int) -> None:
     if total > PROGRESS_EVERY and (done % PROGRESS_EVERY == 0 or done == total):
-        typer.echo(f"canceling… {done}/{total} done", err=True)
+        echo(f"canceling… {done}/{total} done", err=True)
 
 
 def _report(outcomes: "list[CancelOutcome]") -> None:
@@ -129,11 +130,11 @@ def _report(outcomes: "list[CancelOutcome]") -> None:
         line = f"{o.run_id}  {_LABELS[o.outcome]}"
         if o.reason:
             line += f": {o.reason}"
-        typer.echo(line)
+        echo(line)
     summary = ", ".join(f"{counts[k]} {label}" for k, label in _LABELS.items())
-    typer.echo(f"total {len(outcomes)}: {summary}")
+    echo(f"total {len(outcomes)}: {summary}")
     if counts["canceled"]:
-        typer.echo(
+        echo(
             "Canceled runs show CANCELED once their workflows have unwound (`runstudio runs --status CANCELED`).",
             err=True,
         )

@@ -8,7 +8,7 @@ import typer
 from engine.services.audit import Actor
 from engine.services.context import ServiceContext
 from runstudio.commands.runs import with_services
-from runstudio.output import print_json, read_payload_option
+from runstudio.output import echo, print_json, read_payload_option
 
 
 def register(app: typer.Typer) -> None:
@@ -55,4 +55,4 @@ def export_command(
         return await export_run(services, run_id, actor=Actor.current(), path=output)
 
     target = with_services(ctx, work)
-    typer.echo(f"exported run {run_id} to {target}")
+    echo(f"exported run {run_id} to {target}")

@@ -11,7 +11,7 @@ import typer
 from engine.services.audit import Actor
 from engine.services.context import ServiceContext
 from runstudio.commands.runs import with_services
-from runstudio.output import print_json, print_table, read_payload_option
+from runstudio.output import echo, print_json, print_table, read_payload_option
 
 
 def register(app: typer.Typer) -> None:
@@ -82,15 +82,15 @@ def send_command(
         }
     )
     if outcome.duplicate:
-        typer.echo(f"note: event {outcome.event_id} was already received; this is its first outcome.", err=True)
+        echo(f"note: event {outcome.event_id} was already received; this is its first outcome.", err=True)
     if outcome.outcome == "unresolved_correlation":
-        typer.echo(
+        echo(
             f"note: no correlation key, so no waiting run was signaled. Pass --correlation KEY, or set a rule "
             f"with `runstudio event rule set {name} EXPR`.",
             err=True,
         )
     if outcome.outcome == "error":
-        typer.echo(f"error: the event was recorded but routing failed in part: {outcome.error}", err=True)
+        echo(f"error: the event was recorded but routing failed in part: {outcome.error}", err=True)
         raise typer.Exit(1)
 
 
@@ -113,9 +113,9 @@ def rule_set_command(
     try:
         with_services(ctx, work)
     except CorrelationRuleInvalid as exc:
-        typer.echo(f"error: the rule for {name!r} was not saved ({len(exc.problems)} problem(s)):", err=True)
+        echo(f"error: the rule for {name!r} was not saved ({len(exc.problems)} problem(s)):", err=True)
         for problem in exc.problems:
-            typer.echo(f"  {problem}", err=True)
+            echo(f"  {problem}", err=True)
         raise typer.Exit(1) from exc
     print_json({"event_name": name, "expression": expression})
 
@@ -132,7 +132,7 @@ def rule_list_command(ctx: typer.Context, as_json: bool = typer.Option(False, "-
         print_json([{"event_name": r.event_name, "expression": r.expression} for r in rules])
         return
     if not rules:
-        typer.echo("No correlation rules; `runstudio event rule set NAME EXPR` adds one.")
+        echo("No correlation rules; `runstudio event rule set NAME EXPR` adds one.")
         return
     print_table(["EVENT", "EXPRESSION"], [[_plain(r.event_name), _plain(r.expression)] for r in rules])
 
@@ -165,7 +165,7 @@ def tasks_command(ctx: typer.Context, as_json: bool = typer.Option(False, "--jso
         )
         return
     if not items:
-        typer.echo("No open tasks.")
+        echo("No open tasks.")
         return
     now = datetime.now(UTC)
     print_table(
@@ -202,10 +202,10 @@ def task_complete_command(
     try:
         task = with_services(ctx, work)
     except TaskResponseInvalid as exc:
-        typer.echo(f"error: the response does not match the form of task {task_id}; nothing changed:", err=True)
+        echo(f"error: the response does not match the form of task {task_id}; nothing changed:", err=True)
         for problem in exc.problems:
-            typer.echo(f"  {problem}", err=True)
-        typer.echo("Fix the response and run the command again.", err=True)
+            echo(f"  {problem}", err=True)
+        echo("Fix the response and run the command again.", err=True)
         raise typer.Exit(1) from exc
     print_json(
         {

@@ -10,7 +10,7 @@ import typer
 from engine.config import load_settings
 from engine.services.context import ServiceContext, open_services
 from runstudio.context import options, run_async
-from runstudio.output import print_json, print_table, read_payload_option
+from runstudio.output import echo, print_json, print_table, read_payload_option
 
 STATUSES = ("RUNNING", "WAITING", "SUCCEEDED", "FAILED", "CANCELED")
 
@@ -45,7 +45,7 @@ def publish_command(
     try:
         raw = json.loads(file.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        typer.echo(f"error: {file} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", err=True)
+        echo(f"error: {file} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", err=True)
         raise typer.Exit(1) from exc
 
     async def work(services: ServiceContext) -> Any:
@@ -54,9 +54,9 @@ def publish_command(
     try:
         published = with_services(ctx, work)
     except DefinitionInvalid as exc:
-        typer.echo(f"error: {file} is not a valid definition ({len(exc.problems)} problem(s)):", err=True)
+        echo(f"error: {file} is not a valid definition ({len(exc.problems)} problem(s)):", err=True)
         for problem in exc.problems:
-            typer.echo(f"  {problem.path}: {problem.message}", err=True)
+            echo(f"  {problem.path}: {problem.message}", err=True)
         raise typer.Exit(1) from exc
     print_json(
         {
@@ -80,7 +80,7 @@ def definitions_command(ctx: typer.Context, as_json: bool = typer.Option(False, 
         print_json([i.model_dump(mode="json") for i in items])
         return
     if not items:
-        typer.echo("No definitions published yet; `runstudio publish FILE` adds one.")
+        echo("No definitions published yet; `runstudio publish FILE` adds one.")
         return
     print_table(
         ["WORKFLOW", "VERSION", "TRIGGER", "NAME"],
@@ -149,7 +149,7 @@ def runs_command(
         )
         return
     if not items:
-        typer.echo("No runs match.")
+        echo("No runs match.")
         return
     now = datetime.now(UTC)
     print_table(
@@ -186,21 +186,21 @@ def show_command(
     if as_json:
         print_json({**detail.model_dump(mode="json"), "stuck_reason": diagnosis.message if diagnosis else None})
         return
-    typer.echo(f"run       {detail.run_id}")
-    typer.echo(f"workflow  {detail.workflow_id}@{detail.workflow_version}  trigger {detail.trigger}")
-    typer.echo(f"status    {detail.status}")
+    echo(f"run       {detail.run_id}")
+    echo(f"workflow  {detail.workflow_id}@{detail.workflow_version}  trigger {detail.trigger}")
+    echo(f"status    {detail.status}")
     if diagnosis is not None:
-        typer.echo(f"STUCK     queued with no step for over 60 s: {diagnosis.message}")
+        echo(f"STUCK     queued with no step for over 60 s: {diagnosis.message}")
     if detail.error:
-        typer.echo(f"error     {detail.error.get('category')}: {detail.error.get('message')}")
-    typer.echo(f"input     {json.dumps(detail.input, ensure_ascii=False)}")
-    typer.echo(f"vars      {json.dumps(detail.vars, ensure_ascii=False)}")
+        echo(f"error     {detail.error.get('category')}: {detail.error.get('message')}")
+    echo(f"input     {json.dumps(detail.input, ensure_ascii=False)}")
+    echo(f"vars      {json.dumps(detail.vars, ensure_ascii=False)}")
     if detail.output is not None:
-        typer.echo(f"output    {json.dumps(detail.output, ensure_ascii=False)}")
-    typer.echo("steps:")
+        echo(f"output    {json.dumps(detail.output, ensure_ascii=False)}")
+    echo("steps:")
     for s in detail.steps:
         duration = f"{s.duration_ms} ms" if s.duration_ms is not None else "…"
         error = f"  {s.error.get('category')}: {s.error.get('message')}" if s.error else ""
-        typer.echo(f"  {s.path:<32} {s.step_id:<16} {s.status:<9} #{s.attempt} {duration}{error}")
+        echo(f"  {s.path:<32} {s.step_id:<16} {s.status:<9} #{s.attempt} {duration}{error}")
     for w in detail.waits:
-        typer.echo(f"wait: {w.wait_type} {w.event_name or ''} key={w.key} {w.status}")
+        echo(f"wait: {w.wait_type} {w.event_name or ''} key={w.key} {w.status}")
