@@ -33,6 +33,8 @@ class ActionContext:
     """``log(level, message)`` records a log line on the run."""
     http_allowed_hosts: frozenset[str]
     """Exact host names / IP addresses that ``http.request`` may call."""
+    invocation_id: int | None = None
+    """The ledger row of this invocation (stable across redeliveries and retries); ``None`` outside the ledger."""
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ closed row never goes back to open, so a projection delivered twice or late chan
 """
 
 import json
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -51,6 +52,8 @@ ON CONFLICT (tenant, run_id, seq) DO UPDATE
  WHERE workflow_run_waits.status = 'WAITING'
 """
 
+# A task row the service already committed COMPLETED keeps its response, completed_by and completed_at:
+# only an OPEN row is updated, so neither a late OPEN re-projection nor the workflow's own close changes it.
 UPSERT_TASK = """
 INSERT INTO workflow_tasks (tenant, task_id, run_id, seq, step_path, task_type, title, description, form_schema,
                             context_data, status, timeout_at, response, completed_by, completed_at)
@@ -59,6 +62,24 @@ ON CONFLICT (tenant, task_id) DO UPDATE
    SET status = EXCLUDED.status, response = EXCLUDED.response, completed_by = EXCLUDED.completed_by,
        completed_at = EXCLUDED.completed_at
  WHERE workflow_tasks.status = 'OPEN'
+"""
+
+
+# The last-resort projection of a run that cannot go on: only the run row and the closing of what it left
+# open, with values the caller has sanitised, so this write cannot fail on what the run carried.
+FAIL_RUN = """
+WITH waits AS (
+    UPDATE workflow_run_waits SET status = 'CANCELED', resolved_at = $4
+     WHERE tenant = $1 AND run_id = $2 AND status = 'WAITING'
+    RETURNING 1
+), tasks AS (
+    UPDATE workflow_tasks SET status = 'CANCELED', completed_at = $4
+     WHERE tenant = $1 AND run_id = $2 AND status = 'OPEN'
+    RETURNING 1
+)
+UPDATE workflow_runs
+   SET status = 'FAILED', error_json = $3::text::jsonb, completed_at = $4, updated_at = now()
+ WHERE tenant = $1 AND run_id = $2 AND completed_at IS NULL
 """
 
 
@@ -147,6 +168,16 @@ async def apply(conn: asyncpg.Connection, projection: Projection) -> None:
         if projection.tasks:
             await conn.executemany(UPSERT_TASK, [_task_args(tenant, run_id, t) for t in projection.tasks])
         await _steps_and_run(conn, projection)
+
+
+async def fail_run(
+    conn: asyncpg.Connection | asyncpg.Pool, *, tenant: str, run_id: str, error_json: str, completed_at: datetime
+) -> None:
+    """End the run FAILED with ``error_json`` (JSON text) and cancel its open waits and tasks.
+
+    A run that already ended keeps its ending; the waits and tasks of an ended run are already closed.
+    """
+    await conn.execute(FAIL_RUN, tenant, run_id, error_json, completed_at)
 
 
 async def _steps_and_run(conn: asyncpg.Connection, projection: Projection) -> None:

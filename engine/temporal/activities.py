@@ -5,6 +5,8 @@ They hold the database pool and the action registry; the worker registers their 
 
 import asyncio
 import contextlib
+import itertools
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +15,7 @@ import asyncpg
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from engine import metrics
+from engine import failures, metrics
 from engine.actions.base import ActionContext, invoke
 from engine.actions.errors import ActionError
 from engine.actions.registry import ActionRegistry
@@ -59,7 +61,12 @@ async def _heartbeating() -> AsyncIterator[None]:
 
 @dataclass
 class Activities:
-    """Activity implementations bound to a pool, a registry and the HTTP allow-list."""
+    """Activity implementations bound to a pool, a registry and the HTTP allow-list.
+
+    Each activity is :func:`~engine.failures.guarded`: a transient fault propagates as it is and Temporal
+    retries it; a deterministic one becomes a non-retryable error of the activity's category, and the
+    workflow ends the run FAILED through :meth:`fail_run`.
+    """
 
     pool: asyncpg.Pool
     registry: ActionRegistry
@@ -67,9 +74,10 @@ class Activities:
 
     def all(self) -> list[Any]:
         """Every activity, for ``Worker(activities=...)``."""
-        return [self.load_run, self.project, self.run_action, self.create_child_run]
+        return [self.load_run, self.project, self.run_action, self.create_child_run, self.fail_run]
 
     @activity.defn(name=c.LOAD_RUN)
+    @failures.guarded(failures.LOAD_ERROR)
     async def load_run(self, request: c.LoadRunRequest) -> c.LoadedRun:
         """Load the run's pinned definition, check its hash, and note the Temporal run id."""
         async with self.pool.acquire() as conn:
@@ -90,16 +98,20 @@ class Activities:
                 type="DefinitionMismatch",
                 non_retryable=True,
             )
-        if request.first_execution:
-            metrics.RUNS_STARTED.inc()
-        return c.LoadedRun(
+        loaded = c.LoadedRun(
             workflow_id=row.workflow_id,
             workflow_version=row.workflow_version,
             definition=row.definition,
             payload=row.payload,
         )
+        # A payload the converter cannot encode (e.g. nested too deep) would fail after we return, unguarded.
+        c.ensure_transportable(loaded)
+        if request.first_execution:
+            metrics.RUNS_STARTED.inc()
+        return loaded
 
     @activity.defn(name=c.PROJECT)
+    @failures.guarded(failures.PROJECTION_ERROR)
     async def project(self, projection: c.Projection) -> None:
         """Write a projection."""
         async with self.pool.acquire() as conn:
@@ -107,11 +119,13 @@ class Activities:
         _count(projection)
 
     @activity.defn(name=c.RUN_ACTION)
+    @failures.guarded(failures.LEDGER_ERROR)
     async def run_action(self, request: c.ActionRequest) -> c.ActionOutcome:
         """Project what came before, then run one action attempt through the ledger.
 
         Business failures are returned (the interpreter owns retries); only infrastructure failures
-        raise, so Temporal retries the activity until the database is back.
+        raise, so Temporal retries the activity until the database is back. A projection Postgres refuses
+        is a ``ProjectionError``, a refused ledger write or an outcome that cannot be encoded a ``LedgerError``.
         """
         with log_context(run_id=request.run_id, workflow_id=request.workflow_id, tenant=request.tenant):
             return await self._run_action(request)
@@ -120,7 +134,8 @@ class Activities:
         effect = request.action
         # One transaction, so one commit (WAL flush) for the projection and the ledger claim together.
         async with self.pool.acquire() as conn, conn.transaction():
-            await projections.apply(conn, request.projection)
+            with failures.guard(failures.PROJECTION_ERROR):
+                await projections.apply(conn, request.projection)
             begun = await invocations.begin(
                 conn,
                 tenant=request.tenant,
@@ -134,7 +149,10 @@ class Activities:
             )
         _count(request.projection)  # once written: a failed write is retried, not counted twice
         if begun.invocation_id is None:
-            return ActionSucceeded(output=begun.stored_output)
+            return _encodable(ActionSucceeded(output=begun.stored_output))
+        invocation_id = begun.invocation_id
+        # Lines are numbered per attempt, so a redelivered attempt rewrites the same keys and adds none.
+        line_numbers = itertools.count(1)
 
         async def log(level: str, message: str) -> None:
             await logs.append(
@@ -144,6 +162,9 @@ class Activities:
                 step_path=effect.path,
                 level=level,
                 message=message,
+                invocation_id=invocation_id,
+                attempt=effect.attempt,
+                line_no=next(line_numbers),
             )
 
         ctx = ActionContext(
@@ -157,6 +178,7 @@ class Activities:
             db=self.pool,
             log=log,
             http_allowed_hosts=self.http_allowed_hosts,
+            invocation_id=invocation_id,
         )
         try:
             spec = self.registry.get(effect.action, effect.version)
@@ -164,12 +186,13 @@ class Activities:
                 output = await invoke(spec, ctx, effect.input)
         except ActionError as exc:
             error = {"category": str(exc.category), "message": exc.message, "details": exc.details}
-            await invocations.finish(self.pool, tenant=request.tenant, invocation_id=begun.invocation_id, error=error)
-            return ActionFailed(category=str(exc.category), message=exc.message, details=exc.details)
-        await invocations.finish(self.pool, tenant=request.tenant, invocation_id=begun.invocation_id, output=output)
-        return ActionSucceeded(output=output)
+            await invocations.finish(self.pool, tenant=request.tenant, invocation_id=invocation_id, error=error)
+            return _encodable(ActionFailed(category=str(exc.category), message=exc.message, details=exc.details))
+        await invocations.finish(self.pool, tenant=request.tenant, invocation_id=invocation_id, output=output)
+        return _encodable(ActionSucceeded(output=output))
 
     @activity.defn(name=c.CREATE_CHILD_RUN)
+    @failures.guarded(failures.CHILD_START_ERROR)
     async def create_child_run(self, request: c.ChildRunRequest) -> c.ChildRun:
         """Create the child's run row (parent/root linkage) unless it exists; report why it cannot."""
         async with self.pool.acquire() as conn:
@@ -196,3 +219,39 @@ class Activities:
                 step_path=request.step_path,
             )
         return c.ChildRun(run_id=request.child_run_id, workflow_version=version.version)
+
+    @activity.defn(name=c.FAIL_RUN)
+    @failures.guarded(failures.FAIL_RUN_ERROR)
+    async def fail_run(self, request: c.FailRunRequest) -> None:
+        """The last-resort projection: the run row FAILED with a sanitised error, open waits/tasks CANCELED.
+
+        Every string of the error is sanitised and the JSON is ASCII, so what the run carried cannot make
+        this write fail; only an unreachable database can, and that is retried.
+        """
+        error = _sanitised(request.error)
+        async with self.pool.acquire() as conn:
+            await projections.fail_run(
+                conn,
+                tenant=request.tenant,
+                run_id=request.run_id,
+                error_json=json.dumps(error, ensure_ascii=True),
+                completed_at=request.completed_at,
+            )
+        metrics.RUNS_FINISHED.labels(status="FAILED").inc()
+
+
+def _encodable(outcome: c.ActionOutcome) -> c.ActionOutcome:
+    """The outcome, once checked to cross to the workflow: one the converter cannot carry must not retry forever."""
+    c.ensure_transportable(outcome)
+    return outcome
+
+
+def _sanitised(error: dict[str, Any]) -> dict[str, str]:
+    """The error's category, message and step path only, each a sanitised, bounded string."""
+    kept = {
+        "category": str(error.get("category") or "RunFailed"),
+        "message": str(error.get("message") or "the run could not continue"),
+    }
+    if isinstance(error.get("stepPath"), str):
+        kept["stepPath"] = error["stepPath"]
+    return {key: failures.sanitise(value) for key, value in kept.items()}

@@ -6,6 +6,7 @@ Kept apart from the activity implementations so the workflow module imports no d
 from datetime import datetime
 from typing import Any, Final, Literal
 
+import pydantic_core
 from pydantic import BaseModel, Field
 
 from engine.interpreter.effects import ActionFailed, ActionSucceeded, RunAction, StepRecord
@@ -15,6 +16,20 @@ LOAD_RUN: Final = "load_run"
 PROJECT: Final = "project"
 RUN_ACTION: Final = "run_action"
 CREATE_CHILD_RUN: Final = "create_child_run"
+FAIL_RUN: Final = "fail_run"
+
+
+def ensure_transportable(value: Any) -> None:
+    """Raise ``ValueError`` unless ``value`` survives the data converter's encoding *and* decoding.
+
+    The converter writes deeper JSON (about 254 levels) than it reads back (about 198), so a value can
+    leave one side and never arrive on the other; encoding and decoding here tells it before it is sent.
+    """
+    try:
+        pydantic_core.from_json(pydantic_core.to_json(value))
+    except (ValueError, RecursionError) as exc:  # PydanticSerializationError is a ValueError
+        raise ValueError(f"the value cannot cross the Temporal boundary: {exc}") from exc
+
 
 RunStatus = Literal["RUNNING", "WAITING", "SUCCEEDED", "FAILED", "CANCELED"]
 
@@ -25,6 +40,8 @@ class RunInput(BaseModel):
     tenant: str
     run_id: str
     checkpoint: InterpreterState | None = None
+    depth: int = 0
+    """How many ``control.callWorkflow`` levels lie above this run (0 for a root; absent in old histories)."""
 
 
 class RunResult(BaseModel):
@@ -144,6 +161,15 @@ class ChildRun(BaseModel):
     run_id: str
     workflow_version: int | None = None
     error: str | None = None
+
+
+class FailRunRequest(BaseModel):
+    """The last-resort projection: the run row FAILED with ``error``, its open waits and tasks CANCELED."""
+
+    tenant: str
+    run_id: str
+    error: dict[str, Any]
+    completed_at: datetime
 
 
 class EventSignal(BaseModel):

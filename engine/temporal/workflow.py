@@ -6,8 +6,10 @@ no extra round trip.
 """
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -38,7 +40,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.interpreter.machine import Interpreter
     from engine.interpreter.matching import event_matches
     from engine.interpreter.state import InterpreterState
-    from engine.temporal import TASK_QUEUE, WORKFLOW_NAME, workflow_id_for_run
+    from engine.temporal import MAX_CHILD_DEPTH, TASK_QUEUE, WORKFLOW_NAME, workflow_id_for_run
     from engine.temporal import contracts as c
 
 CHECKPOINT_EVERY = 250
@@ -89,8 +91,12 @@ class RunWorkflow:
 
     @workflow.signal
     def complete_task(self, completion: c.TaskCompletion) -> None:
-        """A human task of this run was completed."""
-        self._completions[completion.task_id] = completion
+        """A human task of this run was completed; the first completion of a task wins, later ones are ignored.
+
+        The service commits the first completion in Postgres before signaling and re-sends it until it
+        lands, so a re-sent or competing completion must not replace the decision already taken.
+        """
+        self._completions.setdefault(completion.task_id, completion)
 
     @workflow.query
     def current_step(self) -> str | None:
@@ -137,8 +143,7 @@ class RunWorkflow:
                 retry_policy=_LOAD_RETRY,
             )
         except (ActivityError, ApplicationError) as exc:
-            await self._fail_unloaded(exc)
-            raise
+            await self._fail(_failure_of(exc, default_category="LoadError"))
         except asyncio.CancelledError:
             # Typical for a stuck run canceled before any worker picked it up: it ends CANCELED too.
             await self._project(c.RunPatch(status="CANCELED", error=_CANCELED, completed_at=workflow.now()))
@@ -166,21 +171,35 @@ class RunWorkflow:
 
     async def _drive(self, interp: Interpreter) -> c.RunResult:
         try:
-            while True:
-                effect = interp.next_effect()
-                if isinstance(effect, Finished):
-                    return await self._finish(interp, effect)
-                if isinstance(effect, Checkpoint):
-                    await self._flush(interp, status="RUNNING")
-                    interp.state.steps_since_checkpoint = 0
-                    workflow.continue_as_new(
-                        c.RunInput(tenant=self._input.tenant, run_id=self._input.run_id, checkpoint=interp.state)
-                    )
-                interp.resume(await self._perform(interp, effect))
-        except InterpreterCorruption as exc:
-            # Never caught by the definition's tryCatch: the run fails, with the state it had.
-            error = {"category": "InterpreterError", "message": str(exc), "stepPath": interp.current_path}
-            return await self._finish(interp, Finished(status="FAILED", vars=interp.state.vars, error=error))
+            try:
+                return await self._interpret(interp)
+            except InterpreterCorruption as exc:
+                # Never caught by the definition's tryCatch: the run fails, with the state it had.
+                error = {"category": "InterpreterError", "message": str(exc), "stepPath": interp.current_path}
+                return await self._finish(interp, Finished(status="FAILED", vars=interp.state.vars, error=error))
+        except _CannotContinue as exc:
+            failure = exc.failure
+            if interp.current_path is not None:
+                failure["stepPath"] = interp.current_path
+            await self._fail(failure)
+
+    async def _interpret(self, interp: Interpreter) -> c.RunResult:
+        while True:
+            effect = interp.next_effect()
+            if isinstance(effect, Finished):
+                return await self._finish(interp, effect)
+            if isinstance(effect, Checkpoint):
+                await self._flush(interp, status="RUNNING")
+                interp.state.steps_since_checkpoint = 0
+                resume = c.RunInput(
+                    tenant=self._input.tenant,
+                    run_id=self._input.run_id,
+                    checkpoint=interp.state,
+                    depth=self._input.depth,
+                )
+                _transportable(resume)
+                workflow.continue_as_new(resume)
+            interp.resume(await self._perform(interp, effect))
 
     async def _perform(self, interp: Interpreter, effect: Any) -> Outcome:
         if isinstance(effect, RunAction):
@@ -205,14 +224,16 @@ class RunWorkflow:
             action=effect,
             projection=self._projection(interp, status="RUNNING"),
         )
-        outcome: ActionSucceeded | ActionFailed = await workflow.execute_activity(
-            c.RUN_ACTION,
-            request,
-            result_type=cast(type, c.ActionOutcome),
-            start_to_close_timeout=_ACTION_TIMEOUT,
-            heartbeat_timeout=_ACTION_HEARTBEAT_TIMEOUT,
-            retry_policy=_INFRA_RETRY,
-        )
+        with _for_good():
+            _transportable(request)
+            outcome: ActionSucceeded | ActionFailed = await workflow.execute_activity(
+                c.RUN_ACTION,
+                request,
+                result_type=cast(type, c.ActionOutcome),
+                start_to_close_timeout=_ACTION_TIMEOUT,
+                heartbeat_timeout=_ACTION_HEARTBEAT_TIMEOUT,
+                retry_policy=_INFRA_RETRY,
+            )
         return outcome
 
     async def _sleep(self, interp: Interpreter, effect: Sleep) -> Outcome:
@@ -300,33 +321,44 @@ class RunWorkflow:
         except TimeoutError:
             self._close(status="TIMED_OUT")
             return WaitTimedOut()
-        done = self._completions.pop(task_id)
+        done = self._completions[task_id]
         self._close(status="RESOLVED", payload=done.response, completed_by=done.completed_by)
         return WaitResolved(value=done.response)
 
     async def _child(self, interp: Interpreter, effect: StartChild) -> Outcome:
+        depth = self._input.depth + 1
+        if depth > MAX_CHILD_DEPTH:
+            # Refused before any row or child exists; the interpreter records it as a catchable step failure.
+            return ChildFailed(
+                category="ChildDepthExceeded",
+                message=f"calling {effect.workflow_id} would nest {depth} child runs deep; "
+                f"the limit is {MAX_CHILD_DEPTH}",
+            )
         await self._flush(interp)
-        child: c.ChildRun = await workflow.execute_local_activity(
-            c.CREATE_CHILD_RUN,
-            c.ChildRunRequest(
-                tenant=self._input.tenant,
-                parent_run_id=self._input.run_id,
-                child_run_id=str(workflow.uuid4()),
-                workflow_id=effect.workflow_id,
-                workflow_version=effect.workflow_version,
-                payload=effect.payload,
-                step_path=effect.path,
-            ),
-            result_type=c.ChildRun,
-            start_to_close_timeout=_LOCAL_TIMEOUT,
-            retry_policy=_INFRA_RETRY,
+        request = c.ChildRunRequest(
+            tenant=self._input.tenant,
+            parent_run_id=self._input.run_id,
+            child_run_id=str(workflow.uuid4()),
+            workflow_id=effect.workflow_id,
+            workflow_version=effect.workflow_version,
+            payload=effect.payload,
+            step_path=effect.path,
         )
+        with _for_good():
+            _transportable(request)
+            child: c.ChildRun = await workflow.execute_local_activity(
+                c.CREATE_CHILD_RUN,
+                request,
+                result_type=c.ChildRun,
+                start_to_close_timeout=_LOCAL_TIMEOUT,
+                retry_policy=_INFRA_RETRY,
+            )
         if child.error is not None:
             return ChildFailed(category="ChildWorkflowError", message=child.error)
         try:
             result: c.RunResult = await workflow.execute_child_workflow(
                 RunWorkflow.run,
-                c.RunInput(tenant=self._input.tenant, run_id=child.run_id),
+                c.RunInput(tenant=self._input.tenant, run_id=child.run_id, depth=depth),
                 id=workflow_id_for_run(child.run_id),
                 task_queue=TASK_QUEUE,
             )
@@ -412,9 +444,11 @@ class RunWorkflow:
         final: tuple[Any, dict[str, Any] | None] | None = None,
     ) -> None:
         projection = self._projection(interp, status=status, waits=waits, tasks=tasks, final=final)
-        await workflow.execute_local_activity(
-            c.PROJECT, projection, start_to_close_timeout=_LOCAL_TIMEOUT, retry_policy=_INFRA_RETRY
-        )
+        with _for_good():
+            _transportable(projection)
+            await workflow.execute_local_activity(
+                c.PROJECT, projection, start_to_close_timeout=_LOCAL_TIMEOUT, retry_policy=_INFRA_RETRY
+            )
 
     async def _finish(self, interp: Interpreter, finished: Finished) -> c.RunResult:
         await self._flush(interp, status=finished.status, final=(finished.output, finished.error))
@@ -428,15 +462,17 @@ class RunWorkflow:
             )
         return c.RunResult(status="SUCCEEDED", payload=self._loaded.payload, vars=finished.vars, output=finished.output)
 
-    async def _fail_unloaded(self, exc: ActivityError | ApplicationError) -> None:
-        """The run could not even be loaded (its pinned definition is missing or altered): FAILED, with why."""
-        # Local activity failures surface as the activity's own ApplicationError, remote ones wrapped.
-        cause = exc.cause if isinstance(exc, ActivityError) else exc
-        category = cause.type if isinstance(cause, ApplicationError) and cause.type else "DefinitionMismatch"
-        message = cause.message if isinstance(cause, ApplicationError) else str(exc)
-        await self._project(
-            c.RunPatch(status="FAILED", error={"category": category, "message": message}, completed_at=workflow.now())
+    async def _fail(self, failure: dict[str, str]) -> NoReturn:
+        """End the run FAILED through the last-resort projection, then fail the workflow with the same error."""
+        await workflow.execute_local_activity(
+            c.FAIL_RUN,
+            c.FailRunRequest(
+                tenant=self._input.tenant, run_id=self._input.run_id, error=failure, completed_at=workflow.now()
+            ),
+            start_to_close_timeout=_LOCAL_TIMEOUT,
+            retry_policy=_INFRA_RETRY,
         )
+        raise ApplicationError(failure["message"], failure, type=failure["category"], non_retryable=True)
 
     async def _project(self, patch: c.RunPatch) -> None:
         """Project a run-row change on its own (before the interpreter exists)."""
@@ -453,3 +489,49 @@ class RunWorkflow:
         self._close(status="CANCELED")
         error = {**_CANCELED, "stepPath": step_path}
         await self._flush(interp, status="CANCELED", final=(None, error))
+
+
+class _CannotContinue(Exception):
+    """A bookkeeping activity failed for good; the run must end FAILED with ``failure``."""
+
+    def __init__(self, failure: dict[str, str]) -> None:
+        super().__init__(failure["message"])
+        self.failure = failure
+
+
+@contextlib.contextmanager
+def _for_good() -> Iterator[None]:
+    """Turn the final failure of a bookkeeping activity into :class:`_CannotContinue`.
+
+    These activities retry transient faults without end, so one that still failed met a deterministic
+    fault (what the run carries cannot be stored or encoded): nothing later could heal it. A failure
+    caused by this run's cancellation keeps its shape, so the cancellation path handles it.
+    """
+    try:
+        yield
+    except (ActivityError, ApplicationError) as exc:
+        cause = exc.cause if isinstance(exc, ActivityError) else exc
+        if workflow.cancellation_reason() is not None or isinstance(cause, TemporalCancelledError):
+            raise
+        raise _CannotContinue(_failure_of(exc, default_category="ActivityError")) from exc
+
+
+def _transportable(value: Any) -> None:
+    """Refuse, as the run's failure, an activity input (or checkpoint) the data converter could not carry.
+
+    Such an input (state nested too deep, built by expressions) would otherwise fail on every attempt:
+    in this workflow task when it cannot be encoded, in the activity when it cannot be decoded.
+    """
+    try:
+        c.ensure_transportable(value)
+    except ValueError as exc:
+        raise _CannotContinue({"category": "ProjectionError", "message": str(exc)[:500]}) from exc
+
+
+def _failure_of(exc: ActivityError | ApplicationError, *, default_category: str) -> dict[str, str]:
+    """The category and message of an activity's final failure (its ``ApplicationError`` type and message)."""
+    # Local activity failures surface as the activity's own ApplicationError, remote ones wrapped.
+    cause = exc.cause if isinstance(exc, ActivityError) else exc
+    if isinstance(cause, ApplicationError):
+        return {"category": cause.type or default_category, "message": cause.message}
+    return {"category": default_category, "message": str(cause or exc)}

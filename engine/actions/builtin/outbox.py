@@ -9,15 +9,24 @@ from engine.actions.base import ActionContext, ActionSpec
 from engine.actions.errors import ActionError, ErrorCategory
 
 INSERT_OUTBOX_ROW: Final = """
-INSERT INTO workflow_notify_outbox (tenant, run_id, step_path, idempotency_key, topic, payload)
-VALUES ($1, $2::uuid, $3, $4, $5, $6::text::jsonb)
-ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-RETURNING id
+WITH inserted AS (
+    INSERT INTO workflow_notify_outbox (tenant, run_id, step_path, idempotency_key, topic, payload, invocation_id)
+    VALUES ($1, $2::uuid, $3, $4, $5, $6::text::jsonb, $7)
+    ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+    RETURNING id
+)
+SELECT id FROM inserted
+UNION ALL
+SELECT id FROM workflow_notify_outbox
+ WHERE tenant = $1 AND idempotency_key = $4 AND invocation_id = $7 AND NOT EXISTS (SELECT 1 FROM inserted)
 """
-"""Insert one row; ``id`` comes back unless a row with the same (tenant, idempotency key) exists.
+"""Insert one row and return its ``id``; on a key conflict, return the existing row's id only if it is ours.
 
-One statement serves both cases: a NULL idempotency key never conflicts (the unique index is partial).
-The payload is sent as text and cast in SQL, so it works whatever jsonb codec the pool installs.
+"Ours" means written by the same ledger invocation (``$7``): an earlier delivery of this attempt, or an
+earlier attempt of this invocation, whose success was not recorded. A row of another invocation, or any
+conflict without an invocation id, returns nothing: a duplicate. A NULL idempotency key never conflicts
+(the unique index is partial). The payload is sent as text and cast in SQL, so it works whatever jsonb
+codec the pool installs.
 """
 
 
@@ -31,7 +40,7 @@ class OutboxInput(BaseModel):
 
 
 class OutboxOutput(BaseModel):
-    """The new row's id, or ``duplicate`` (and no id) when the idempotency key was already used."""
+    """The row's id (also on redelivery), or ``duplicate`` (and no id) when another invocation used the key."""
 
     model_config = ConfigDict(validate_by_name=True)
 
@@ -50,6 +59,7 @@ async def _write(ctx: ActionContext, data: OutboxInput) -> OutboxOutput:
         ctx.idempotency_key,
         data.topic,
         json.dumps(data.payload, separators=(",", ":")),
+        ctx.invocation_id,
     )
     return OutboxOutput(outbox_id=outbox_id, duplicate=outbox_id is None)
 
