@@ -18,15 +18,18 @@ Context
 Functions
     Allowed (:data:`ALLOWED_FUNCTIONS`): every JSONata built-in except those below, including
     ``$now()`` and ``$millis()``, which are rebound to :attr:`EvalEnv.now` (the workflow's
-    deterministic clock), plus ``$nowIso()`` — the SPEC's ``nowIso()``; JSONata requires the ``$`` —
-    giving ``env.now()`` as ISO-8601 UTC with milliseconds (``2024-05-01T12:00:00.000Z``, the same
-    text as ``$now()``). All three truncate to whole milliseconds, so ``$toMillis($nowIso()) =
-    $millis()``. A naive ``env.now()`` counts as UTC.
+    deterministic clock), plus ``$nowIso()``, which may also be written bare as the SPEC does,
+    ``nowIso()`` (compiling rebinds that one bare call to ``$nowIso``), giving ``env.now()`` as
+    ISO-8601 UTC with milliseconds (``2024-05-01T12:00:00.000Z``, the same text as ``$now()``).
+    All three truncate to whole milliseconds, so ``$toMillis($nowIso()) = $millis()``.
+    A naive ``env.now()`` counts as UTC.
     Forbidden (:data:`FORBIDDEN_FUNCTIONS`): ``$eval`` (runs text as code, so publish checks cannot
     see into it), ``$shuffle`` (random order) and ``$random`` — rejected at publish; at run time
     ``$random()`` works only when :attr:`EvalEnv.random` is bound (to ``workflow.random().random`` in
     workflows). Calls to any function that is neither allowed nor defined inside the expression itself
-    are rejected at publish, and names starting with ``__`` (the evaluator's own hooks) never compile.
+    are rejected at publish, as is a call of anything that cannot be a function: a bare name such as
+    ``sum([1, 2])`` (a field of the input, never a function; JSONata reports T1005 only at run time) or
+    a literal. Names starting with ``__`` (the evaluator's own hooks) never compile.
 
 Guardrails
     A time limit, a recursion depth limit (runaway recursion fails in milliseconds instead of raising
@@ -45,6 +48,7 @@ evaluations overwrite, so compiling here puts the previous one back and cached p
 share between threads. Results are fresh containers: they never alias the context.
 """
 
+import copy
 import difflib
 import json
 import math
@@ -92,6 +96,9 @@ ALLOWED_FUNCTIONS = frozenset(
 """Every function an expression may call (without its ``$``)."""
 
 _FUNCTION_NAMES = ALLOWED_FUNCTIONS | FORBIDDEN_FUNCTIONS.keys()
+_BARE_ALIASES = frozenset({"nowIso"})
+"""Functions the SPEC writes without ``$``; a bare call of one compiles as the ``$`` call."""
+_LITERAL_TYPES = frozenset({"string", "number", "value", "regex"})
 _RESERVED_PREFIX = "__"
 _SYMBOL: type[Any] = Parser.Symbol
 # jsonata-python raises this code for $error(); the evaluation records its own reason beside it.
@@ -152,6 +159,7 @@ def is_expression(value: object) -> bool:
 def compile_expression(source: str) -> Compiled:
     """Parse ``source`` once (cached); raise :class:`ExpressionError`, without a step path, if it fails."""
     program = _parse(source)
+    _bind_bare_aliases(program.ast)
     for name in (*_variable_names(program.ast), *_locally_bound_names(program.ast)):
         if name.startswith(_RESERVED_PREFIX):
             raise ExpressionError(source, None, f"${name}: names starting with __ are reserved")
@@ -224,7 +232,9 @@ def check_expression(source: str) -> list[str]:
             problems.append(f"${name} is not allowed: {FORBIDDEN_FUNCTIONS[name]}")
     for name in _called_names(compiled.program.ast):
         if name not in _FUNCTION_NAMES and name not in local_names:
-            problems.append(f"${name}() is not a known function{_suggestion(name)}")
+            problems.append(f"${name}() is not a known function{_suggestion(name, local_names)}")
+    for message, near in _uncallable_callees(compiled.program.ast):
+        problems.append(message + (_suggestion(near, local_names) if near is not None else ""))
     return list(dict.fromkeys(problems))
 
 
@@ -361,9 +371,10 @@ def _as_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _suggestion(name: str) -> str:
-    close = difflib.get_close_matches(name, sorted(ALLOWED_FUNCTIONS), n=1)
-    return f"; did you mean ${close[0]}()?" if close else " (see ALLOWED_FUNCTIONS in engine.expressions)"
+def _suggestion(name: str, local_names: set[str]) -> str:
+    known = sorted(ALLOWED_FUNCTIONS | local_names)
+    close = [name] if name in known else difflib.get_close_matches(name, known, n=1)
+    return f"; did you mean ${close[0]}?" if close else " (see ALLOWED_FUNCTIONS in engine.expressions)"
 
 
 def _iter_nodes(root: Any) -> Iterator[Any]:
@@ -394,6 +405,47 @@ def _called_names(root: Any) -> Iterator[str]:
         procedure = getattr(node, "procedure", None) if node.type in ("function", "partial") else None
         if procedure is not None and procedure.type == "variable":
             yield str(procedure.value)
+
+
+def _uncallable_callees(root: Any) -> Iterator[tuple[str, str | None]]:
+    """Describe each call whose procedure can never be a function, with the name to suggest from.
+
+    A bare path of plain names reads fields of the input, which is JSON and so holds no functions.
+    """
+    for node in _iter_nodes(root):
+        procedure = getattr(node, "procedure", None) if node.type in ("function", "partial") else None
+        if procedure is None:
+            continue
+        if _is_bare_path(procedure):
+            dotted = ".".join(str(step.value) for step in procedure.steps)
+            yield (
+                f"{dotted}() is not a function: a name without $ reads a field of the input",
+                str(procedure.steps[-1].value),
+            )
+        elif procedure.type in _LITERAL_TYPES:
+            kind = {"value": "true/false/null"}.get(procedure.type, procedure.type)
+            yield f"a {kind} literal is called as a function; only functions can be called", None
+
+
+def _is_bare_path(node: Any) -> bool:
+    steps: list[Any] = (getattr(node, "steps", None) or []) if node.type == "path" else []
+    return bool(steps) and all(getattr(step, "type", None) == "name" for step in steps)
+
+
+def _bind_bare_aliases(root: Any) -> None:
+    """Rewrite each call of a bare alias (``nowIso()``) in place into the call of its ``$`` function.
+
+    Done on the parsed tree rather than the text so strings and comments that mention it stay as written.
+    """
+    for node in _iter_nodes(root):
+        procedure = getattr(node, "procedure", None) if node.type in ("function", "partial") else None
+        if procedure is None or not _is_bare_path(procedure) or len(procedure.steps) != 1:
+            continue
+        step = procedure.steps[0]
+        if step.value in _BARE_ALIASES:
+            variable = copy.copy(step)
+            variable.type = "variable"
+            node.procedure = variable
 
 
 def _locally_bound_names(root: Any) -> Iterator[str]:

@@ -3,7 +3,10 @@
 It wakes on ``NOTIFY workflow_event_inbox`` (sent by the table's insert trigger) and also polls every
 ``poll_interval`` seconds, so a notification missed while the listening connection was down never
 strands a row. Any number of workers may run it at once: rows are claimed ``FOR UPDATE SKIP LOCKED``.
-Errors are logged and retried with backoff; a database restart does not stop it.
+Errors are logged and retried with backoff; a database restart does not stop it. A row whose values
+break the inbound rules (``engine.inbound``) or cannot even be decoded is not an error of the batch:
+``ingest_inbox_batch`` parks it at once (processed, ``last_error`` naming the path and the rule), so it is
+never retried and never blocks the rows behind it.
 """
 
 import asyncio

@@ -7,8 +7,10 @@ object itself, not at its ``$expr`` key.
 Beyond the shape the models check, the rules are: step ids are unique across the whole tree; each
 ``action.call`` names a known action version; each ``control.callWorkflow`` names an existing child
 (``workflow_exists(id, None)`` for ``"latest"``; a definition may call itself, which exists once it
-is published); every ``$expr`` compiles and uses only allowed functions (outside ``payloadSchema`` and
-``formSchema``, which are schemas, not values); ``saveAs`` values and the keys of ``assign`` and
+is published; publish warns when it can reach itself); every ``$expr`` compiles, uses only allowed
+functions and calls only functions — ``sum(x)`` without ``$`` is refused with a suggestion, bare
+``nowIso()`` is the SPEC's alias of ``$nowIso()`` (:func:`engine.expressions.check_expression`) — outside
+``payloadSchema`` and ``formSchema``, which are schemas, not values; ``saveAs`` values and the keys of ``assign`` and
 ``outputMapping`` are assignable ``vars.`` paths; ``captureErrorAs`` is a single name under ``vars``
 (``"err"``, not ``"vars.err"``); ``itemVar`` is an identifier that is not a fixed context name
 (``payload``, ``vars``, ``index``, ...); forEach ``concurrency`` is 1; ``payloadSchema`` and
@@ -31,6 +33,7 @@ from engine.dsl.models import STEP_BRANCHES, Definition, is_json_int
 from engine.dsl.paths import PathError, is_identifier, parse_assign_path
 from engine.errors import RunStudioError
 from engine.expressions import CONTEXT_NAMES, EXPR_KEY, check_expression
+from engine.inbound import MAX_VERSION, InboundRejected, check_name, check_text, check_version
 
 Loc = tuple[str | int, ...]
 ActionExists = Callable[[str, int], bool]
@@ -141,6 +144,7 @@ class _Rules:
     def check(self) -> list[Problem]:
         """Run every rule and return the problems found."""
         self._schema(self.raw.get("payloadSchema"), ("payloadSchema",))
+        self._inbound_fields(self.raw, (), _DEFINITION_FIELDS)
         for key, value in self.raw.items():
             if key not in ("payloadSchema", "steps"):
                 self._expressions(value, (key,))
@@ -151,8 +155,18 @@ class _Rules:
     def _add(self, loc: Loc, message: str) -> None:
         self.problems.append(Problem(json_path(loc), message))
 
+    def _inbound_fields(self, container: dict[str, Any], loc: Loc, fields: dict[tuple[str, ...], "_Check"]) -> None:
+        for field_path, check in fields.items():
+            value: Any = container
+            for part in field_path:
+                value = value.get(part) if isinstance(value, dict) else None
+            problem = _inbound_problem(check, value)
+            if problem is not None:
+                self._add((*loc, *field_path), problem)
+
     def _step(self, loc: Loc, step: dict[str, Any]) -> None:
         kind = step.get("type")
+        self._inbound_fields(step, loc, _STEP_FIELDS.get(str(kind), _STEP_FIELDS[""]))
         for key, value in step.items():
             if key not in STEP_BRANCHES.get(str(kind), ()) and not (kind == "human.task" and key == "formSchema"):
                 self._expressions(value, (*loc, key))
@@ -258,6 +272,60 @@ class _Rules:
             return
         for key, item in value.items():
             self._expressions(item, (*loc, key))
+
+
+# -- inbound rules on ids, names and versions -------------------------------------------------------
+# Checked here, at publish, and not in the models: the workflow parses stored definitions with the models,
+# and one published before these rules must still load. The rules themselves are in engine.inbound.
+
+_Check = Callable[[Any], object]
+
+
+# Each check looks only at values of its type: a wrong type is already a shape problem of the models.
+def _name(kind: str) -> _Check:
+    return lambda value: check_name(value, kind=kind) if isinstance(value, str) else value
+
+
+def _text(what: str, max_length: int, *, multiline: bool = False) -> _Check:
+    return lambda value: (
+        check_text(value, what=what, max_length=max_length, multiline=multiline) if isinstance(value, str) else value
+    )
+
+
+def _version(value: Any) -> object:
+    # Only the upper bound: values below 1 are already shape problems of the models.
+    return check_version(value) if is_json_int(value) and value > MAX_VERSION else value
+
+
+_DEFINITION_FIELDS: dict[tuple[str, ...], _Check] = {
+    ("id",): _name("workflow id"),
+    ("version",): _version,
+    ("name",): _text("name", 200),
+    ("description",): _text("description", 10_000, multiline=True),
+    ("trigger", "eventName"): _name("event name"),
+}
+_STEP_FIELDS: dict[str, dict[tuple[str, ...], _Check]] = {
+    "": {("id",): _name("step id")},
+    "action.call": {("id",): _name("step id"), ("action",): _name("action name"), ("version",): _version},
+    "event.wait": {("id",): _name("step id"), ("eventName",): _name("event name")},
+    "human.task": {("id",): _name("step id"), ("taskType",): _name("task type")},
+    "control.callWorkflow": {
+        ("id",): _name("step id"),
+        ("workflowId",): _name("workflow id"),
+        ("workflowVersion",): _version,
+    },
+}
+
+
+def _inbound_problem(check: _Check, value: Any) -> str | None:
+    """The broken rule, if any (a missing or empty value is a shape problem of the models)."""
+    if value is None or value == "":
+        return None
+    try:
+        check(value)
+    except InboundRejected as exc:
+        return exc.rule
+    return None
 
 
 def _raw_steps(steps: Any, loc: Loc) -> Iterator[tuple[Loc, dict[str, Any]]]:

@@ -6,6 +6,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from engine.errors import RunStudioError
+from engine.inbound import check_actor, check_lookup
 from engine.services import audit
 from engine.services.audit import Actor
 from engine.services.context import ServiceContext
@@ -13,6 +15,13 @@ from engine.services.runs import get_run_detail
 from engine.store import definitions
 
 EXPORT_FORMAT = "runstudio.run-export/1"
+
+MAX_PATH_LENGTH = 4096
+"""Longest export path accepted (Linux's PATH_MAX)."""
+
+
+class ExportFailed(RunStudioError):
+    """The export document could not be written where asked."""
 
 
 async def build_export(ctx: ServiceContext, run_id: str) -> dict[str, Any]:
@@ -40,11 +49,21 @@ def default_export_path(run_id: str, now: datetime) -> Path:
 
 
 async def export_run(ctx: ServiceContext, run_id: str, *, actor: Actor, path: Path | None = None) -> Path:
-    """Write the export document to ``path`` (default: ``default_export_path``) and return where it went."""
+    """Write the export document to ``path`` (default: ``default_export_path``) and return where it went.
+
+    ``ExportFailed`` when the file cannot be written (the reason from the OS); nothing is audited then.
+    """
+    check_actor(actor.user, actor.source)
+    if path is not None:
+        # A NUL in a path makes the OS calls raise ValueError: refuse it as any other inbound value.
+        check_lookup(str(path), what="export path", max_length=MAX_PATH_LENGTH)
     document = await build_export(ctx, run_id)
     target = (path or default_export_path(document["run"]["run_id"], ctx.clock())).resolve()
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-    await asyncio.to_thread(_write, target, text)
+    try:
+        await asyncio.to_thread(_write, target, text)
+    except (OSError, UnicodeError) as exc:
+        raise ExportFailed(f"cannot write the export of run {document['run']['run_id']} to {target}: {exc}") from exc
     await audit.record(ctx, actor, run_id=document["run"]["run_id"], action="export", path=str(target))
     return target
 

@@ -46,8 +46,18 @@ from pydantic import BaseModel
 from temporalio.client import Client
 
 from engine import metrics
-from engine.errors import RunStudioError, ServiceUnavailableError
+from engine.errors import RunStudioError, ServiceUnavailableError, TemporalUnavailable
 from engine.expressions import EvalEnv, ExpressionError, check_expression, evaluate
+from engine.inbound import (
+    MAX_CORRELATION_KEY_LENGTH,
+    MAX_EVENT_ID_LENGTH,
+    MAX_EXPRESSION_LENGTH,
+    InboundRejected,
+    check_json,
+    check_lookup,
+    check_name,
+    check_text,
+)
 from engine.services.context import ServiceContext
 from engine.services.launch import LaunchFailed, WorkflowNotFound, launch_run
 from engine.services.payloads import PayloadRejected
@@ -55,6 +65,7 @@ from engine.store import events
 from engine.store.events import EventRow, RuleRow
 from engine.temporal import workflow_id_for_run
 from engine.temporal.contracts import EventSignal
+from engine.temporal.outage import temporal_outage
 from engine.temporal.workflow import RunWorkflow
 
 log = logging.getLogger("runstudio.ingress")
@@ -107,13 +118,19 @@ async def submit_event(
 ) -> EventOutcome:
     """Record ``name`` once per ``event_id`` (default: a new UUID) and route it (see the module docstring).
 
-    Raises ``EventRejected`` for an unusable event and ``ServiceUnavailableError`` when Temporal cannot
-    be reached; both record nothing. Routing failures do not raise: they are in the outcome.
+    Raises ``InboundRejected`` when a value breaks the inbound rules (the name's charset, the payload's
+    JSON rules, the length and characters of the id and the key), ``EventRejected`` for a payload that
+    is not an object and ``ServiceUnavailableError`` when Temporal cannot be reached; none of them
+    records anything. Routing failures do not raise: they are in the outcome.
     """
-    if not name.strip():
-        raise EventRejected("an event needs a name")
+    check_name(name, kind="event name")
     if not isinstance(payload, dict):
         raise EventRejected(f"an event payload must be a JSON object, got {type(payload).__name__}")
+    check_json(payload, what="event payload")
+    if event_id is not None:
+        check_text(event_id, what="event id", max_length=MAX_EVENT_ID_LENGTH)
+    if correlation_key is not None:
+        check_text(correlation_key, what="correlation key", max_length=MAX_CORRELATION_KEY_LENGTH)
     event_id = event_id or str(uuid.uuid4())
     key, key_error = correlation_key, None
     if key is None:
@@ -168,14 +185,19 @@ async def submit_event(
 
 async def get_event(ctx: ServiceContext, event_id: str) -> EventOutcome | None:
     """The stored outcome of an event, or None if it was never recorded (or is still being routed)."""
+    check_lookup(event_id, what="event id")
     row = await events.get_event(ctx.pool, tenant=ctx.tenant, event_id=event_id)
     return None if row is None else _outcome_of(row, duplicate=False)
 
 
 async def set_correlation_rule(ctx: ServiceContext, event_name: str, expression: str) -> None:
-    """Create or replace how ``event_name`` derives its key; ``CorrelationRuleInvalid`` lists every problem."""
-    if not event_name.strip():
-        raise EventRejected("a correlation rule needs an event name")
+    """Create or replace how ``event_name`` derives its key; ``CorrelationRuleInvalid`` lists every problem.
+
+    The name and the expression pass the inbound rules first (``InboundRejected``); the expression may
+    span lines.
+    """
+    check_name(event_name, kind="event name")
+    check_text(expression, what="correlation rule", max_length=MAX_EXPRESSION_LENGTH, multiline=True)
     problems = check_expression(expression)
     if problems:
         raise CorrelationRuleInvalid(event_name, expression, problems)
@@ -184,6 +206,7 @@ async def set_correlation_rule(ctx: ServiceContext, event_name: str, expression:
 
 async def get_correlation_rule(ctx: ServiceContext, event_name: str) -> str | None:
     """The rule expression of ``event_name``, or None."""
+    check_lookup(event_name, what="event name")
     return await events.get_rule(ctx.pool, tenant=ctx.tenant, event_name=event_name)
 
 
@@ -216,9 +239,10 @@ async def _reachable_temporal(ctx: ServiceContext) -> Client:
     try:
         healthy = await client.service_client.check_health(timeout=_HEALTH_TIMEOUT)
     except Exception as exc:
-        raise ServiceUnavailableError(f"Temporal is not answering ({type(exc).__name__}: {exc}); try again") from exc
+        why = temporal_outage(exc) or "it did not answer its health check"
+        raise TemporalUnavailable(ctx.endpoints.temporal_address, why) from exc
     if not healthy:
-        raise ServiceUnavailableError("Temporal reports itself unhealthy; try again once `runstudio doctor` passes")
+        raise TemporalUnavailable(ctx.endpoints.temporal_address, "it reports itself unhealthy")
     return client
 
 
@@ -238,7 +262,12 @@ async def _derive_key(
     if isinstance(value, dict | list):
         return None, f"correlation rule {expression!r} gave a {type(value).__name__}, not a key"
     # The same conversion the interpreter applies to an event.wait's key, so both sides agree.
-    return str(value), None
+    key = str(value)
+    try:
+        check_text(key, what="correlation key", max_length=MAX_CORRELATION_KEY_LENGTH)
+    except InboundRejected as exc:
+        return None, f"correlation rule {expression!r} gave an unusable key: {exc.rule}"
+    return key, None
 
 
 async def _route(
@@ -270,7 +299,7 @@ async def _start_triggered(
             )
         except PayloadRejected as exc:
             routed.errors.append(f"did not start {label}: payload rejected: {exc}")
-        except (LaunchFailed, WorkflowNotFound) as exc:
+        except (LaunchFailed, WorkflowNotFound, InboundRejected) as exc:
             routed.errors.append(f"did not start {label}: {exc}")
         else:
             routed.started.append(run_id)
@@ -334,7 +363,8 @@ async def ingest_inbox_batch(
     ``inbox``, the row's tenant and event id), so a row routed twice after a crash is a duplicate.
     A row is then marked processed. Failures:
 
-    - an unusable event (``EventRejected``) is marked processed at once with ``last_error``;
+    - an unusable event (``EventRejected``, ``InboundRejected`` naming the path and rule, or a payload
+      Python cannot even read) is marked processed at once with ``last_error``;
     - Temporal unreachable stops the batch without touching the row (not the row's fault), commits
       what was done, and re-raises so the consumer backs off;
     - anything else counts an attempt and records ``last_error``; the row is retried after a backoff
@@ -346,6 +376,12 @@ async def ingest_inbox_batch(
     async with pool.acquire() as conn, conn.transaction():
         rows = await events.claim_inbox(conn, limit=limit, max_backoff_seconds=INBOX_MAX_BACKOFF_SECONDS)
         for row in rows:
+            if row.payload_error is not None:
+                await events.mark_inbox_failed(
+                    conn, row_id=row.id, tenant=row.tenant, error=row.payload_error, give_up=True
+                )
+                handled += 1
+                continue
             try:
                 await submit_event(
                     ctx_for_tenant(row.tenant),
@@ -358,7 +394,8 @@ async def ingest_inbox_batch(
             except ServiceUnavailableError as exc:
                 unavailable = exc
                 break
-            except EventRejected as exc:
+            except (EventRejected, InboundRejected) as exc:
+                # The row itself is unusable: retrying cannot help, so it is parked at once with the reason.
                 await events.mark_inbox_failed(conn, row_id=row.id, tenant=row.tenant, error=str(exc), give_up=True)
             except Exception as exc:
                 attempts = row.attempts + 1

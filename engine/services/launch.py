@@ -3,11 +3,15 @@
 import uuid
 from typing import Any
 
-from engine.errors import RunStudioError
+from temporalio.service import RPCError
+
+from engine.errors import DOCTOR_HINT, RunStudioError, TemporalUnavailable
+from engine.inbound import check_json, check_lookup, check_version
 from engine.services.context import ServiceContext
 from engine.services.payloads import check_payload
 from engine.store import definitions, runs
 from engine.temporal import TASK_QUEUE, WORKFLOW_NAME, workflow_id_for_run
+from engine.temporal.client import temporal_unavailable
 from engine.temporal.contracts import RunInput
 
 
@@ -16,11 +20,23 @@ class WorkflowNotFound(RunStudioError):
 
 
 class LaunchFailed(RunStudioError):
-    """Temporal did not accept the run; it has been marked FAILED with the reason."""
+    """Temporal did not accept the run; it has been marked FAILED with the reason.
 
-    def __init__(self, run_id: str, reason: str) -> None:
-        super().__init__(f"run {run_id} could not be started on Temporal: {reason}. It is marked FAILED.")
+    One line either way: "Temporal at ADDR is unreachable; run ID was not started and is marked FAILED
+    (reason)" for an outage, "Temporal refused run ID; …" when it answered with an error.
+    """
+
+    def __init__(self, run_id: str, reason: str, *, unreachable: TemporalUnavailable | None = None) -> None:
+        if unreachable is not None:
+            message = (
+                f"Temporal at {unreachable.address} is unreachable; run {run_id} was not started and is marked "
+                f"FAILED ({unreachable.reason}). {DOCTOR_HINT}"
+            )
+        else:
+            message = f"Temporal refused run {run_id}; it was not started and is marked FAILED ({reason})"
+        super().__init__(message)
         self.run_id = run_id
+        self.reason = reason
 
 
 async def launch_run(
@@ -36,8 +52,15 @@ async def launch_run(
 
     The payload is checked first (JSON object, schema, size): a rejected payload creates nothing. Once
     the row exists the run is either accepted by Temporal or FAILED with the reason — never RUNNING
-    with nothing to execute it.
+    with nothing to execute it. The workflow id, version and trigger metadata pass the inbound rules
+    (``InboundRejected``) before anything is read.
     """
+    # A lookup, not a new name: definitions published before the name rules must stay startable.
+    check_lookup(workflow_id, what="workflow id")
+    if version is not None:
+        check_version(version)
+    if trigger_metadata is not None:
+        check_json(trigger_metadata, what="trigger metadata")
     pinned = await definitions.get_version(ctx.pool, tenant=ctx.tenant, workflow_id=workflow_id, version=version)
     if pinned is None:
         which = "any version" if version is None else f"version {version}"
@@ -65,9 +88,16 @@ async def launch_run(
             task_queue=TASK_QUEUE,
         )
     except Exception as exc:
-        reason = f"{type(exc).__name__}: {exc}"
+        unreachable = temporal_unavailable(exc, ctx.endpoints.temporal_address)
+        reason = unreachable.summary if unreachable is not None else _refusal(exc)
         await runs.mark_start_failed(
             ctx.pool, tenant=ctx.tenant, run_id=run_id, error={"category": "StartRefused", "message": reason}
         )
-        raise LaunchFailed(run_id, reason) from exc
+        raise LaunchFailed(run_id, reason, unreachable=unreachable) from exc
     return run_id
+
+
+def _refusal(exc: Exception) -> str:
+    # An RPCError's text is Temporal's own message; anything else keeps its type. Either way one line.
+    text = exc.message if isinstance(exc, RPCError) else f"{type(exc).__name__}: {exc}"
+    return " ".join(text.split())

@@ -8,6 +8,7 @@ original secret back before the payload is validated and sent.
 from typing import Any
 
 from engine.errors import RunStudioError
+from engine.inbound import InboundRejected, check_actor, check_json
 from engine.redaction import restore_placeholders
 from engine.services import audit
 from engine.services.audit import Actor
@@ -23,7 +24,19 @@ class ReplayNotPossible(RunStudioError):
 
 
 async def replay_run(ctx: ServiceContext, run_id: str, *, payload: dict[str, Any] | None, actor: Actor) -> str:
-    """Start the replay and return the new run's id (its trigger is ``replay`` with ``replayOfRunId``)."""
+    """Start the replay and return the new run's id (its trigger is ``replay`` with ``replayOfRunId``).
+
+    An edited payload passes the inbound rules (``PayloadRejected`` naming the path and the rule) before
+    the run is even read, so a hostile payload writes nothing.
+    """
+    if payload is not None:
+        if not isinstance(payload, dict):
+            raise PayloadRejected([f"payload must be a JSON object, got {type(payload).__name__}"])
+        try:
+            check_json(payload, what="payload")
+        except InboundRejected as exc:
+            raise PayloadRejected([str(exc)]) from None
+    check_actor(actor.user, actor.source)
     run = await get_run(ctx, run_id)
     version = await definitions.get_version(
         ctx.pool, tenant=ctx.tenant, workflow_id=run.workflow_id, version=run.workflow_version

@@ -1,5 +1,6 @@
 """Inbound events: ``workflow_runtime_events``, correlation rules, candidate waits and the event inbox."""
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -172,7 +173,7 @@ async def list_rules(conn: Conn, *, tenant: str) -> list[RuleRow]:
 # A row that failed is retried only once its backoff (2^attempts seconds after it was enqueued, at most
 # $2 seconds) has passed, so a failing row does not spin.
 CLAIM_INBOX = """
-SELECT id, tenant, event_id, event_name, payload, correlation_key, attempts
+SELECT id, tenant, event_id, event_name, payload::text AS payload_text, correlation_key, attempts
   FROM workflow_event_inbox
  WHERE processed_at IS NULL
    AND (attempts = 0 OR enqueued_at + make_interval(secs => least(power(2, attempts), $2)) <= now())
@@ -203,6 +204,8 @@ class InboxRow(BaseModel):
     payload: Any
     correlation_key: str | None
     attempts: int
+    payload_error: str | None = None
+    """Why ``payload`` (then None) could not be read; set instead of failing the whole claim."""
 
 
 async def claim_inbox(conn: Conn, *, limit: int, max_backoff_seconds: int) -> list[InboxRow]:
@@ -210,7 +213,19 @@ async def claim_inbox(conn: Conn, *, limit: int, max_backoff_seconds: int) -> li
 
     Call it inside a transaction: the locks last until it ends.
     """
-    return [InboxRow(**dict(r)) for r in await conn.fetch(CLAIM_INBOX, limit, max_backoff_seconds)]
+    return [_inbox_row(dict(r)) for r in await conn.fetch(CLAIM_INBOX, limit, max_backoff_seconds)]
+
+
+def _inbox_row(fields: dict[str, Any]) -> InboxRow:
+    # Decoded row by row: a payload Python cannot read (nesting past its recursion
+    # limit, an integer of thousands of digits) must fail its own row, not every claim of the queue.
+    text = fields.pop("payload_text")
+    try:
+        payload = json.loads(text)
+    except (RecursionError, ValueError) as exc:
+        reason = f"the payload cannot be read: {type(exc).__name__}: {exc}"
+        return InboxRow(**fields, payload=None, payload_error=reason)
+    return InboxRow(**fields, payload=payload)
 
 
 async def mark_inbox_processed(conn: Conn, *, row_id: int, tenant: str) -> None:

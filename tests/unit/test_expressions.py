@@ -106,6 +106,13 @@ class TestFunctions:
     def test_clock_functions_read_env_now(self) -> None:
         assert evaluate("[$now(), $nowIso(), $millis()]", {}, ENV) == [FIXED_ISO, FIXED_ISO, FIXED_MILLIS]
 
+    def test_now_iso_written_bare_as_the_spec_does_reads_env_now(self) -> None:
+        assert evaluate("[nowIso(), $nowIso(), $string(nowIso())]", {}, ENV) == [FIXED_ISO] * 3
+
+    def test_the_bare_now_iso_rewrite_leaves_strings_and_fields_alone(self) -> None:
+        context = {"payload": {"nowIso": "a field"}}
+        assert evaluate("'nowIso() ' & payload.nowIso", context, ENV) == "nowIso() a field"
+
     def test_clock_functions_agree_with_each_other(self) -> None:
         assert evaluate("$toMillis($nowIso()) = $millis() and $now() = $nowIso()", {}, ENV) is True
 
@@ -354,7 +361,7 @@ class TestCheckExpression:
         assert check_expression("$map([1, 2], $random)") == [f"$random is not allowed: {FORBIDDEN_FUNCTIONS['random']}"]
 
     def test_unknown_function_with_a_suggestion(self) -> None:
-        assert check_expression("$upercase('a')") == ["$upercase() is not a known function; did you mean $uppercase()?"]
+        assert check_expression("$upercase('a')") == ["$upercase() is not a known function; did you mean $uppercase?"]
 
     def test_unknown_function_without_a_suggestion(self) -> None:
         (problem,) = check_expression("$readEnvironment('HOME')")
@@ -366,6 +373,46 @@ class TestCheckExpression:
             f"$eval is not allowed: {FORBIDDEN_FUNCTIONS['eval']}",
             "$nope() is not a known function (see ALLOWED_FUNCTIONS in engine.expressions)",
         ]
+
+    @pytest.mark.parametrize(
+        ("source", "expected"),
+        [
+            ("sum([1, 2])", "sum() is not a function: a name without $ reads a field of the input; did you mean $sum?"),
+            ("payload.items.count()", "count() is not a function: a name without $ reads a field of the input; "
+             "did you mean $count?"),
+            ("upercase('a')", "upercase() is not a function: a name without $ reads a field of the input; "
+             "did you mean $uppercase?"),
+            ("($twice := function($x) { $x * 2 }; twice(2))", "twice() is not a function: a name without $ reads "
+             "a field of the input; did you mean $twice?"),
+            ("sum(?)", "sum() is not a function: a name without $ reads a field of the input; did you mean $sum?"),
+            ("'text'(1)", "a string literal is called as a function; only functions can be called"),
+            ("true()", "a true/false/null literal is called as a function; only functions can be called"),
+        ],
+    )  # fmt: skip
+    def test_a_call_of_something_that_is_not_a_function(self, source: str, expected: str) -> None:
+        assert check_expression(source) == [expected]
+
+    def test_a_bare_name_without_a_close_function(self) -> None:
+        (problem,) = check_expression("zzqqxx(1)")
+        assert problem.startswith("zzqqxx() is not a function: a name without $ reads a field of the input (see ")
+
+    @pytest.mark.parametrize(
+        "source",
+        [
+            "$x := 3",
+            "($f := function($x) { $x + 1 }; $f(1))",
+            "$map([1, 2], function($v) { $v })",
+            "(function($x) { $x })(1)",
+            "$string(1).$uppercase()",
+            "($f := $uppercase; ($f)('a'))",
+        ],
+    )
+    def test_calls_of_bound_functions_pass(self, source: str) -> None:
+        assert check_expression(source) == []
+
+    @pytest.mark.parametrize("source", ["nowIso()", "$nowIso()", "payload.nowIso()", "$string(nowIso())"])
+    def test_now_iso_may_be_written_bare_or_with_a_dollar(self, source: str) -> None:
+        assert check_expression(source) == []
 
     def test_reserved_names(self) -> None:
         (problem,) = check_expression("$__evaluate_exit")

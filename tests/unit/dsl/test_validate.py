@@ -134,6 +134,32 @@ class TestRules:
         assert problem.path == "$.steps[0].idempotencyKey"
         assert "$uuid() is not a known function" in problem.message
 
+    def test_a_call_of_a_bare_name_is_refused_with_its_path_and_a_suggestion(self) -> None:
+        raw = definition(
+            {"id": "set", "type": "state.assign", "assign": {"vars.total": {"$expr": "sum([1, 2])"}}},
+            {"id": "i", "type": "control.if", "condition": True, "then": [echo(input={"n": {"$expr": "cont(1)"}})]},
+        )
+        assert problems_of(raw) == [
+            Problem(
+                '$.steps[0].assign["vars.total"]',
+                "expression 'sum([1, 2])': sum() is not a function: a name without $ reads a field of the input; "
+                "did you mean $sum?",
+            ),
+            Problem(
+                "$.steps[1].then[0].input.n",
+                "expression 'cont(1)': cont() is not a function: a name without $ reads a field of the input; "
+                "did you mean $count?",
+            ),
+        ]
+
+    def test_now_iso_bare_and_with_a_dollar_both_publish(self) -> None:
+        raw = definition(
+            {"id": "set", "type": "state.assign",
+             "assign": {"vars.a": {"$expr": "nowIso()"}, "vars.b": {"$expr": "$nowIso()"}}},
+        )  # fmt: skip
+        parsed = validate_definition(raw, action_exists=action_exists, workflow_exists=workflow_exists)
+        assert [step.id for step in parsed.steps] == ["set"]
+
     def test_expression_objects_must_be_well_formed(self) -> None:
         raw = definition(echo(input={"a": {"$expr": 5}, "b": {"$expr": "1", "extra": 2}}))
         assert problems_of(raw) == [
