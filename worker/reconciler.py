@@ -1,4 +1,8 @@
-"""Runs the reconciler every ``interval`` until stopped; a failing pass is logged and retried next time."""
+"""Runs the reconciler every ``interval`` until stopped; a failing pass is logged and retried next time.
+
+Each pass first delivers human decisions that never reached their run, then brings open runs in line
+with Temporal.
+"""
 
 import asyncio
 import contextlib
@@ -8,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 from temporalio.client import Client
 
-from engine.services.reconcile import reconcile_once
+from engine.services.reconcile import reconcile_once, redeliver_completions
 
 log = logging.getLogger("runstudio.reconciler")
 
@@ -18,8 +22,13 @@ INTERVAL = timedelta(seconds=30)
 async def run_reconciler(
     pool: asyncpg.Pool, client: Client, stop: asyncio.Event, *, interval: timedelta = INTERVAL
 ) -> None:
-    """Reconcile open runs with Temporal periodically until ``stop`` is set."""
+    """Deliver pending task completions and reconcile open runs with Temporal, every ``interval``, until ``stop``."""
     while not stop.is_set():
+        # Separate guards: a failure of one job must not starve the other.
+        try:
+            await redeliver_completions(pool, client, now=datetime.now(UTC))
+        except Exception:
+            log.exception("task completion delivery failed; retrying in %s s", interval.total_seconds())
         try:
             await reconcile_once(pool, client, now=datetime.now(UTC))
         except Exception:

@@ -1,8 +1,10 @@
-"""The reconciler: open runs whose Temporal execution is closed or missing are brought in line with Temporal.
+"""The reconciler: open runs whose Temporal execution is closed or missing are brought in line with Temporal,
+and human decisions committed in Postgres but never signaled to their run are delivered.
 
 The workflow projects its own end, so this only acts when that projection never happened (a run whose
 start was lost, a workflow terminated from outside, a history deleted). The read-model never lies for
-longer than one reconciler pass.
+longer than one reconciler pass, and a completed task's decision reaches its run however long Temporal
+was unreachable when it was made.
 """
 
 import logging
@@ -15,13 +17,21 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from engine import metrics
+from engine.store import tasks
 from engine.temporal import workflow_id_for_run
-from engine.temporal.contracts import RunResult
+from engine.temporal.contracts import RunResult, TaskCompletion
+from engine.temporal.workflow import RunWorkflow
 
 log = logging.getLogger("runstudio.reconciler")
 
 GRACE = timedelta(seconds=30)
 """Runs touched more recently than this are left alone: their workflow may be about to project."""
+
+DELIVERY_GRACE = timedelta(seconds=5)
+"""A completion this recent is left to the command that made it, which is probably signaling it now."""
+
+REDELIVER_AFTER = timedelta(minutes=10)
+"""A completion Temporal took this long ago whose run still waits is sent again (the workflow ignores repeats)."""
 
 # The one deliberately cross-tenant read: the reconciler serves every tenant, so it first asks which
 # tenants have open runs (served by the partial index on open runs) and then works tenant by tenant.
@@ -134,3 +144,50 @@ async def _close(
         await conn.execute(CLOSE_WAITS, tenant, run_id)
         await conn.execute(CLOSE_TASKS, tenant, run_id)
         await conn.execute(CLOSE_STEPS, tenant, run_id)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One committed task completion the reconciler signaled to its run."""
+
+    tenant: str
+    task_id: str
+    run_id: str
+    delivered: bool
+    problem: str | None = None
+
+
+async def redeliver_completions(
+    pool: asyncpg.Pool, client: Client, *, now: datetime, limit: int = 200
+) -> list[Delivery]:
+    """Signal every committed completion whose run still waits on it and that Temporal has not taken.
+
+    A signal Temporal refuses is tried again on the next pass; one whose execution is gone is left to
+    ``reconcile_once``, which closes the run.
+    """
+    deliveries: list[Delivery] = []
+    for tenant in await tasks.tenants_with_open_human_waits(pool):
+        pending = await tasks.undelivered_completions(
+            pool,
+            tenant=tenant,
+            completed_before=now - DELIVERY_GRACE,
+            signaled_before=now - REDELIVER_AFTER,
+            limit=limit,
+        )
+        for completion in pending:
+            signal = TaskCompletion(
+                task_id=completion.task_id,
+                response=completion.response,
+                completed_by=completion.completed_by or "unknown",
+            )
+            handle = client.get_workflow_handle(workflow_id_for_run(completion.run_id))
+            try:
+                await handle.signal(RunWorkflow.complete_task, signal)
+            except RPCError as exc:
+                log.warning("task %s (%s): completion not delivered: %s", completion.task_id, tenant, exc.message)
+                deliveries.append(Delivery(tenant, completion.task_id, completion.run_id, False, exc.message))
+                continue
+            await tasks.mark_signaled(pool, tenant=tenant, task_id=completion.task_id)
+            log.info("task %s (%s): completion delivered to run %s", completion.task_id, tenant, completion.run_id)
+            deliveries.append(Delivery(tenant, completion.task_id, completion.run_id, True))
+    return deliveries

@@ -2,17 +2,27 @@
 
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel
 
 from engine.errors import RunStudioError
+from engine.inbound import InboundRejected, check_lookup
 from engine.redaction import Redactor
 from engine.services.context import ServiceContext
 from engine.store import audit, definitions, runs, steps
 from engine.store.runs import RunRow
+from engine.temporal.contracts import RunStatus
 
 STUCK_AFTER = timedelta(seconds=60)
+
+RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
+
+MAX_RUN_ID_LENGTH = 64
+"""Longer text is not a run id in any spelling (a UUID is 36 characters; braces or ``urn:uuid:`` add a few)."""
+
+MAX_PAGE = 100_000
+"""Largest page of runs one call may ask for (the studio re-reads everything it has scrolled through)."""
 
 
 class RunNotFound(RunStudioError):
@@ -31,6 +41,9 @@ class RunSummary(BaseModel):
     started_at: datetime
     completed_at: datetime | None
     step_count: int
+    cancel_requested_at: datetime | None = None
+    """Set once Temporal accepted a cancel; the status changes only when a worker unwinds the run."""
+    cancel_requested_by: str | None = None
 
 
 class StepView(BaseModel):
@@ -118,6 +131,9 @@ class RunDetail(BaseModel):
     step_count: int
     started_at: datetime
     completed_at: datetime | None
+    cancel_requested_at: datetime | None = None
+    """Set once Temporal accepted a cancel; the status changes only when a worker unwinds the run."""
+    cancel_requested_by: str | None = None
     steps: list[StepView]
     waits: list[WaitView]
     invocations: list[InvocationView]
@@ -141,7 +157,18 @@ async def list_runs(
     after: tuple[datetime, str] | None = None,
     limit: int = 100,
 ) -> list[RunSummary]:
-    """One keyset page of runs, newest first; ``run_id_prefix`` matches the start of run ids (case-insensitive)."""
+    """One keyset page of runs, newest first; ``run_id_prefix`` matches the start of run ids (case-insensitive).
+
+    Filters are checked first (``InboundRejected``): a known status, a workflow id and a prefix that
+    are text Postgres can compare, a page size of 1..``MAX_PAGE``.
+    """
+    check_run_filters(status=status, workflow_id=workflow_id)
+    if run_id_prefix is not None:
+        check_lookup(run_id_prefix, what="run id prefix", max_length=MAX_RUN_ID_LENGTH)
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+        raise InboundRejected("page size", "$", f"must be a whole number in 1..{MAX_PAGE}", code="range")
+    if after is not None:
+        after = (after[0], parse_run_id(after[1]))
     prefix = run_id_prefix.strip().lower() if run_id_prefix is not None else None
     try:
         rows = await runs.list_page(
@@ -167,6 +194,8 @@ async def list_runs(
             started_at=r.started_at,
             completed_at=r.completed_at,
             step_count=r.step_count,
+            cancel_requested_at=r.cancel_requested_at,
+            cancel_requested_by=r.cancel_requested_by,
         )
         for r in rows
     ]
@@ -211,6 +240,8 @@ async def get_run_detail(ctx: ServiceContext, run_id: str) -> RunDetail:
         step_count=run.step_count,
         started_at=run.started_at,
         completed_at=run.completed_at,
+        cancel_requested_at=run.cancel_requested_at,
+        cancel_requested_by=run.cancel_requested_by,
         steps=[
             StepView(
                 path=s.path,
@@ -279,17 +310,54 @@ async def get_run_detail(ctx: ServiceContext, run_id: str) -> RunDetail:
     )
 
 
-def parse_run_id(run_id: str) -> str:
-    """The canonical form of a run id; ``RunNotFound`` if it is not a UUID at all."""
+def check_run_filters(*, status: object = None, workflow_id: object = None) -> None:
+    """Refuse (``InboundRejected``) a status that is not a run status, or a workflow id that is not usable text."""
+    if status is not None and status not in RUN_STATUSES:
+        shown = ascii(status)[:40] if isinstance(status, str) else f"a {type(status).__name__}"
+        raise InboundRejected(
+            "status filter", "$", f"unknown status {shown}; use one of {', '.join(RUN_STATUSES)}", code="unknown"
+        )
+    if workflow_id is not None:
+        check_lookup(workflow_id, what="workflow id filter")
+
+
+MAX_RUN_IDS = 100_000
+"""Most run ids one bulk request may name."""
+
+
+def check_run_ids(run_ids: object) -> None:
+    """Refuse (``InboundRejected``) anything but a list or tuple of strings as the run ids of a bulk request.
+
+    The ids themselves are parsed one by one later, so an unknown or malformed one is reported for that
+    run alone.
+    """
+    if not isinstance(run_ids, list | tuple):
+        raise InboundRejected("run ids", "$", f"must be a list of run ids, got {type(run_ids).__name__}", code="type")
+    if len(run_ids) > MAX_RUN_IDS:
+        raise InboundRejected("run ids", "$", f"{len(run_ids)} ids; the limit is {MAX_RUN_IDS}", code="length")
+    for index, run_id in enumerate(run_ids):
+        if not isinstance(run_id, str):
+            raise InboundRejected(
+                "run ids", f"$[{index}]", f"a run id must be text (a UUID), got {type(run_id).__name__}", code="type"
+            )
+
+
+def parse_run_id(run_id: object) -> str:
+    """The canonical form of a run id; ``RunNotFound`` if it is not a UUID at all (or not even text)."""
+    if not isinstance(run_id, str):
+        raise RunNotFound(f"a run id must be text (a UUID), got {type(run_id).__name__}")
+    if len(run_id) > MAX_RUN_ID_LENGTH:
+        raise RunNotFound(f"a run id is a UUID; this is {len(run_id)} characters long; `runstudio runs` lists them")
     try:
         return str(uuid.UUID(run_id))
     except ValueError:
-        raise RunNotFound(f"{run_id!r} is not a run id (a UUID); `runstudio runs` lists them") from None
+        raise RunNotFound(f"{run_id!a} is not a run id (a UUID); `runstudio runs` lists them") from None
 
 
 async def get_run(ctx: ServiceContext, run_id: str) -> RunRow:
     """The stored run (unredacted input: for services, never for display); ``RunNotFound`` if absent."""
-    run = await runs.get(ctx.pool, tenant=ctx.tenant, run_id=parse_run_id(run_id))
+    canonical = parse_run_id(run_id)
+    run = await runs.get(ctx.pool, tenant=ctx.tenant, run_id=canonical)
     if run is None:
-        raise RunNotFound(f"no run {run_id!r} for tenant {ctx.tenant!r}; `runstudio runs` lists them")
+        raise RunNotFound(f"no run {canonical} for tenant {ctx.tenant!r}; `runstudio runs` lists them")
     return run

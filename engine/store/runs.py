@@ -46,7 +46,7 @@ _RUN_COLUMNS = """
 run_id::text AS run_id, workflow_id, workflow_version, status, engine, trigger, trigger_metadata, input_json,
 vars_json, output_json, error_json, parent_run_id::text AS parent_run_id, root_run_id::text AS root_run_id,
 temporal_workflow_id, temporal_run_id, definition_hash, current_step_path, step_count, created_at, started_at,
-updated_at, completed_at
+updated_at, completed_at, cancel_requested_at, cancel_requested_by
 """
 
 GET_RUN = f"SELECT {_RUN_COLUMNS} FROM workflow_runs WHERE tenant = $1 AND run_id = $2"
@@ -82,6 +82,16 @@ def list_runs_sql(*, status: bool, workflow_id: bool, run_id_prefix: bool = Fals
     return f"SELECT {_RUN_COLUMNS} FROM workflow_runs WHERE {where} ORDER BY started_at DESC, run_id DESC LIMIT ${n}"
 
 
+# First request wins: a second cancel finds the column set and learns who asked first, and when.
+REQUEST_CANCEL = """
+UPDATE workflow_runs
+   SET cancel_requested_at = now(), cancel_requested_by = $3
+ WHERE tenant = $1 AND run_id = $2 AND cancel_requested_at IS NULL
+RETURNING cancel_requested_at
+"""
+
+CANCEL_REQUEST = "SELECT cancel_requested_at, cancel_requested_by FROM workflow_runs WHERE tenant = $1 AND run_id = $2"
+
 CHILDREN = f"""
 SELECT {_RUN_COLUMNS} FROM workflow_runs WHERE tenant = $1 AND parent_run_id = $2 ORDER BY started_at, run_id
 """
@@ -112,6 +122,16 @@ class RunRow(BaseModel):
     started_at: datetime
     updated_at: datetime
     completed_at: datetime | None
+    cancel_requested_at: datetime | None = None
+    """When Temporal accepted a cancel of this run (it stays RUNNING/WAITING until a worker unwinds it)."""
+    cancel_requested_by: str | None = None
+
+
+class CancelRequest(BaseModel):
+    """Who asked first for a run to be canceled, and when."""
+
+    requested_at: datetime
+    requested_by: str | None
 
 
 class ExecutionRow(BaseModel):
@@ -210,6 +230,20 @@ async def get(conn: Conn, *, tenant: str, run_id: str) -> RunRow | None:
     """One run, or None."""
     row = await conn.fetchrow(GET_RUN, tenant, run_id)
     return None if row is None else _run_row(row)
+
+
+async def request_cancel(conn: Conn, *, tenant: str, run_id: str, requested_by: str) -> CancelRequest | None:
+    """Record that Temporal accepted a cancel; None when one was already recorded (the earlier one stands)."""
+    requested_at: datetime | None = await conn.fetchval(REQUEST_CANCEL, tenant, run_id, requested_by)
+    return None if requested_at is None else CancelRequest(requested_at=requested_at, requested_by=requested_by)
+
+
+async def cancel_request(conn: Conn, *, tenant: str, run_id: str) -> CancelRequest | None:
+    """The recorded cancel request of a run, or None if nobody asked (or the run does not exist)."""
+    row = await conn.fetchrow(CANCEL_REQUEST, tenant, run_id)
+    if row is None or row["cancel_requested_at"] is None:
+        return None
+    return CancelRequest(requested_at=row["cancel_requested_at"], requested_by=row["cancel_requested_by"])
 
 
 async def children(conn: Conn, *, tenant: str, run_id: str) -> list[RunRow]:

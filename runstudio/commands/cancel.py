@@ -17,7 +17,14 @@ if TYPE_CHECKING:
 PROGRESS_EVERY = 10
 """Batches larger than this report progress on stderr every this many runs."""
 
-_LABELS = {"canceled": "canceled", "refused": "refused", "not_cancelable": "not cancelable"}
+_LABELS = {
+    "canceled": "canceled",
+    "refused": "refused",
+    "not_cancelable": "not cancelable",
+    "already_requested": "already requested",
+}
+_SHOWN_WHEN_ZERO = frozenset({"canceled", "refused", "not_cancelable"})
+"""The summary always counts these; a repeat of a pending request is counted only when it happened."""
 
 
 def register(app: typer.Typer) -> None:
@@ -62,7 +69,8 @@ def cancel_command(
 
     Several runs are counted and confirmed first; --yes skips the prompt. A single run id is not confirmed.
 
-    Prints one line per run (canceled / refused: why / not cancelable: why) and a total.
+    Prints one line per run (canceled / already requested: when and by whom / refused: why / not cancelable:
+    why, e.g. already TERMINATED in Temporal) and a total.
 
     Exit code 1 if Temporal refused (or could not be reached) for any run, else 0.
     """
@@ -131,7 +139,7 @@ def _report(outcomes: "list[CancelOutcome]") -> None:
         if o.reason:
             line += f": {o.reason}"
         echo(line)
-    summary = ", ".join(f"{counts[k]} {label}" for k, label in _LABELS.items())
+    summary = ", ".join(f"{counts[k]} {label}" for k, label in _LABELS.items() if counts[k] or k in _SHOWN_WHEN_ZERO)
     echo(f"total {len(outcomes)}: {summary}")
     if counts["canceled"]:
         echo(

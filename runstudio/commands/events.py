@@ -1,6 +1,5 @@
 """Ingress and people: ``event send``, ``event rule set|list``, ``tasks``, ``task complete``."""
 
-import json
 import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,6 +9,7 @@ import typer
 
 from engine.services.audit import Actor
 from engine.services.context import ServiceContext
+from engine.services.payloads import PayloadRejected, parse_json_text
 from runstudio.commands.runs import with_services
 from runstudio.output import echo, print_json, print_table, read_payload_option
 
@@ -191,7 +191,11 @@ def task_complete_command(
         typer.Option("--response", help="The response as JSON (it must satisfy the task's form), or @FILE."),
     ],
 ) -> None:
-    """Complete an open task; the response is checked against the task's form schema first."""
+    """Complete an open task; the response is checked against the task's form schema first.
+
+    The first completion is final: a second one is refused, naming who completed the task and when.
+    If Temporal cannot be reached the completion is still recorded, and delivery to the run is retried.
+    """
     from engine.services.tasks import TaskResponseInvalid, complete_task
 
     value = _read_json_option(response, "--response")
@@ -213,8 +217,19 @@ def task_complete_command(
             "run_id": task.run_id,
             "status": task.status,
             "completed_by": task.completed_by,
+            "completed_at": task.completed_at,
+            "delivery": task.delivery,
+            "delivery_problem": task.delivery_problem,
         }
     )
+    if task.delivery == "pending":
+        # The decision is committed and final, so this is not a failure: say what happens next.
+        echo(
+            f"note: the completion is recorded, but delivery to run {task.run_id} is pending: "
+            f"{task.delivery_problem}. The worker's reconciler retries it until it lands; "
+            "`runstudio doctor` checks Temporal.",
+            err=True,
+        )
 
 
 def _read_json_option(value: str, option: str) -> Any:
@@ -228,11 +243,9 @@ def _read_json_option(value: str, option: str) -> Any:
         except OSError as exc:
             raise typer.BadParameter(f"cannot read {path}: {exc.strerror}", param_hint=option) from exc
     try:
-        return json.loads(value)
-    except json.JSONDecodeError as exc:
-        raise typer.BadParameter(
-            f"{source} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", param_hint=option
-        ) from exc
+        return parse_json_text(value, what=source)
+    except PayloadRejected as exc:
+        raise typer.BadParameter(str(exc), param_hint=option) from exc
 
 
 def _plain(text: str) -> str:

@@ -3,7 +3,7 @@
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -11,6 +11,9 @@ from engine.config import load_settings
 from engine.services.context import ServiceContext, open_services
 from runstudio.context import options, run_async
 from runstudio.output import echo, print_json, print_table, read_payload_option
+
+if TYPE_CHECKING:
+    from engine.services.runs import RunDetail, RunSummary
 
 STATUSES = ("RUNNING", "WAITING", "SUCCEEDED", "FAILED", "CANCELED")
 
@@ -37,16 +40,19 @@ def with_services(ctx: typer.Context, work: Any) -> Any:
 def publish_command(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="JSON file with one workflow definition.", exists=True, dir_okay=False)],
+    as_json: bool = typer.Option(False, "--json", help="Print JSON (publish always prints JSON)."),
 ) -> None:
-    """Validate a definition file and publish it as an immutable version; every problem is listed."""
+    """Validate a definition file and publish it as an immutable version; every problem is listed.
+
+    Warnings (e.g. a definition that can call itself) do not stop the publish: each is printed to stderr
+    as "warning: …" and listed under "warnings" in the JSON.
+    """
+    del as_json  # the output is JSON either way; the flag exists so scripts can pass it as elsewhere
     from engine.dsl.validate import DefinitionInvalid
+    from engine.services.payloads import parse_json_text
     from engine.services.publish import publish_definition
 
-    try:
-        raw = json.loads(file.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        echo(f"error: {file} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", err=True)
-        raise typer.Exit(1) from exc
+    raw = parse_json_text(file.read_text(encoding="utf-8"), what=str(file))
 
     async def work(services: ServiceContext) -> Any:
         return await publish_definition(services, raw)
@@ -58,12 +64,15 @@ def publish_command(
         for problem in exc.problems:
             echo(f"  {problem.path}: {problem.message}", err=True)
         raise typer.Exit(1) from exc
+    for warning in published.warnings:
+        echo(f"warning: {warning}", err=True)
     print_json(
         {
             "workflow_id": published.workflow_id,
             "version": published.version,
             "definition_hash": published.definition_hash,
             "created": published.created,
+            "warnings": published.warnings,
         }
     )
 
@@ -143,6 +152,8 @@ def runs_command(
                     "started_at": r.started_at,
                     "step_count": r.step_count,
                     "completed_at": r.completed_at,
+                    "cancel_requested_at": r.cancel_requested_at,
+                    "cancel_requested_by": r.cancel_requested_by,
                 }
                 for r in items
             ]
@@ -157,7 +168,7 @@ def runs_command(
         [
             [
                 r.run_id,
-                r.status + (" (stuck)" if r.stuck else ""),
+                r.status + (" (stuck)" if r.stuck else "") + (" (cancel requested)" if _cancel_pending(r) else ""),
                 f"{r.workflow_id}@{r.workflow_version}",
                 r.trigger,
                 f"{int((now - r.started_at).total_seconds())}s ago",
@@ -189,6 +200,11 @@ def show_command(
     echo(f"run       {detail.run_id}")
     echo(f"workflow  {detail.workflow_id}@{detail.workflow_version}  trigger {detail.trigger}")
     echo(f"status    {detail.status}")
+    if _cancel_pending(detail):
+        echo(
+            f"CANCEL    requested at {detail.cancel_requested_at:%Y-%m-%d %H:%M:%S %Z} by "
+            f"{detail.cancel_requested_by or 'unknown'}; waiting for a worker to unwind it"
+        )
     if diagnosis is not None:
         echo(f"STUCK     queued with no step for over 60 s: {diagnosis.message}")
     if detail.error:
@@ -204,3 +220,8 @@ def show_command(
         echo(f"  {s.path:<32} {s.step_id:<16} {s.status:<9} #{s.attempt} {duration}{error}")
     for w in detail.waits:
         echo(f"wait: {w.wait_type} {w.event_name or ''} key={w.key} {w.status}")
+
+
+def _cancel_pending(run: "RunSummary | RunDetail") -> bool:
+    """Temporal accepted a cancel that no worker has applied yet (the run is still open)."""
+    return run.cancel_requested_at is not None and run.status in ("RUNNING", "WAITING")

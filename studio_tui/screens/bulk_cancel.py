@@ -34,13 +34,14 @@ SELECT_PAGE: Final = 500
 
 LISTED_IDS: Final = 200
 """Ids listed before confirming a filter's runs (the count is always exact)."""
-OUTCOME_ORDER: Final = ("refused", "not_cancelable", "canceled")
+OUTCOME_ORDER: Final = ("refused", "not_cancelable", "already_requested", "canceled")
 """The outcome lists what needs the operator's attention first."""
 
 _OUTCOME_LOOK: Final[dict[str, tuple[str, str, str]]] = {
     "canceled": ("✓", "canceled", "success"),
     "refused": ("✗", "refused", "error"),
     "not_cancelable": ("○", "not cancelable", "warning"),
+    "already_requested": ("…", "already requested", "warning"),
 }
 """Glyph, words and colour role of each outcome."""
 
@@ -118,8 +119,9 @@ async def select_matching(
 
 def totals(outcomes: Sequence[CancelOutcome]) -> str:
     """``2 canceled · 1 refused · 0 not cancelable``."""
-    counts = Counter(o.outcome for o in outcomes)
-    return " · ".join(f"{counts[kind]} {_OUTCOME_LOOK[kind][1]}" for kind in ("canceled", "refused", "not_cancelable"))
+    counts: Counter[str] = Counter(o.outcome for o in outcomes)
+    kinds = ["canceled", "refused", "not_cancelable"] + (["already_requested"] if counts["already_requested"] else [])
+    return " · ".join(f"{counts[kind]} {_OUTCOME_LOOK[kind][1]}" for kind in kinds)
 
 
 class BulkCancelScreen(ModalScreen[list[CancelOutcome] | None]):

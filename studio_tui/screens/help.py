@@ -11,11 +11,13 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from studio_tui.format import RUN_STATUSES, STUCK_MARK, status_glyph
+from studio_tui.widgets.cancel_banner import CANCEL_PENDING_MARK
 
 SYMBOLS = Text.assemble(
     ("Symbols\n", "bold"),
     "  ".join(f"{status_glyph(s)} {s}" for s in RUN_STATUSES),
     f"\n{STUCK_MARK}: RUNNING with no step for over 60 s (the run screen says why)",
+    f"\n{CANCEL_PENDING_MARK}: a cancel Temporal accepted, waiting for a worker to unwind the run",
     "\n▣: marked for a bulk cancel (space marks, u clears)",
     "\n#2: the second attempt of a retried step    ▸ then / else / try / catch / iteration N: a branch",
 )

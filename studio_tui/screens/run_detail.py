@@ -22,12 +22,14 @@ from engine.services.context import ServiceContext
 from engine.services.export import export_run
 from engine.services.health import diagnose
 from engine.services.runs import RunDetail, get_run_detail
+from studio_tui.failures import failure_text
 from studio_tui.format import TERMINAL_STATUSES, role_style, short_id
 from studio_tui.messages import OpenRun
 from studio_tui.sanitize import safe_text
 from studio_tui.screens.confirm_modal import ConfirmModal
 from studio_tui.screens.replay_modal import ReplayModal
 from studio_tui.widgets import run_records
+from studio_tui.widgets.cancel_banner import CancelBanner, cancel_pending
 from studio_tui.widgets.health_header import HealthHeader
 from studio_tui.widgets.json_view import JsonView
 from studio_tui.widgets.record_pane import RecordPane
@@ -101,6 +103,7 @@ class RunDetailScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         """Header, banner, summary, panes, footer."""
         yield HealthHeader(tenant=self.services.tenant, read_only=self.read_only)
+        yield CancelBanner(id="cancel-banner")
         yield StuckBanner(id="stuck-banner")
         yield RunSummary(id="run-summary")
         yield Static(id="run-problem", markup=False)
@@ -150,7 +153,7 @@ class RunDetailScreen(Screen[None]):
         try:
             detail = await get_run_detail(self.services, self.run_id)
         except Exception as exc:
-            self.problem = str(exc)
+            self.problem = failure_text(exc, self.services.endpoints)
             return
         self.problem = None
         self.detail = detail
@@ -176,6 +179,7 @@ class RunDetailScreen(Screen[None]):
         now = self.services.clock()
         variables = self.app.theme_variables
         self.query_one(RunSummary).show(detail, now)
+        self._follow_cancel(detail)
         self._follow_stuck(detail)
         self.query_one(Timeline).show(detail.steps, now)
         self.query_one("#input", TabPane).query_one(JsonView).show(("input (redacted)", detail.input))
@@ -193,6 +197,13 @@ class RunDetailScreen(Screen[None]):
             self.query_one(f"#{pane_id}", TabPane).query_one(RecordPane).show(records)
             title = dict(PANES)[pane_id]
             tabs.get_tab(pane_id).label = Text(f"{title} {len(records.rows)}" if records.rows else title)
+
+    def _follow_cancel(self, detail: RunDetail) -> None:
+        banner = self.query_one(CancelBanner)
+        if detail.cancel_requested_at is not None and cancel_pending(detail.status, detail.cancel_requested_at):
+            banner.show_pending(detail.cancel_requested_at, detail.cancel_requested_by)
+        else:
+            banner.hide()
 
     def _follow_stuck(self, detail: RunDetail) -> None:
         banner = self.query_one(StuckBanner)
@@ -335,6 +346,9 @@ class RunDetailScreen(Screen[None]):
             app.notify(note, title=run, markup=False)
         elif outcome.outcome == "refused":
             self._error(app, f"Cancel refused: {run}", outcome.reason or "Temporal gave no reason")
+        elif outcome.outcome == "already_requested":
+            reason = safe_text(outcome.reason or "a cancel is already pending", single_line=True).plain
+            app.notify(reason, title=f"Already requested: {run}", severity="warning", markup=False)
         else:
             reason = safe_text(outcome.reason or "the run is over").plain
             app.notify(reason, title=f"Not cancelable: {run}", severity="warning", timeout=ERROR_SECONDS, markup=False)

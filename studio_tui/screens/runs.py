@@ -20,6 +20,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 from engine.services.cancel import CANCELABLE, CancelOutcome
 from engine.services.context import ServiceContext
 from engine.services.runs import RunSummary, list_runs
+from studio_tui.failures import failure_text
 from studio_tui.format import (
     RUN_STATUSES,
     STUCK_MARK,
@@ -41,6 +42,7 @@ from studio_tui.screens.bulk_cancel import (
     select_matching,
     totals,
 )
+from studio_tui.widgets.cancel_banner import CANCEL_PENDING_MARK, cancel_pending
 from studio_tui.widgets.health_header import HealthHeader
 from studio_tui.widgets.keyed_table import ColumnSpec, KeyedTable, Row
 
@@ -197,6 +199,8 @@ class RunsScreen(Screen[None]):
         with Horizontal(id="filter-bar"):
             yield Static(id="status-filters", markup=False)
             yield Static(id="runs-count", markup=False)
+        # Its own line under the filter bar: a long outage sentence wraps here instead of squeezing the filters.
+        yield Static(id="runs-problem", markup=False)
         with Horizontal(id="search-bar"):
             yield Static("/", id="search-label", markup=False)
             yield Input(placeholder="search: run-id prefix, or workflow id (wf:ID)", id="search")
@@ -208,6 +212,7 @@ class RunsScreen(Screen[None]):
         """Load the first page and start refreshing."""
         self._show_filters()
         self._show_count()
+        self._show_problem()
         self.query_one(KeyedTable).focus()
         self._load_first()
         self._timer = self.set_interval(REFRESH_SECONDS, self._refresh_window)
@@ -255,8 +260,8 @@ class RunsScreen(Screen[None]):
         self._load_first(debounce=SEARCH_DEBOUNCE_SECONDS)
 
     def watch_problem(self) -> None:
-        """The count line doubles as the error line."""
-        self._show_count()
+        """Show why the last load failed on the problem line (hidden while loads succeed)."""
+        self._show_problem()
 
     # -- loading (workers) --------------------------------------------------------------------------
 
@@ -268,7 +273,7 @@ class RunsScreen(Screen[None]):
         try:
             runs = await self._fetch(query, after=None, limit=PAGE_SIZE)
         except Exception as exc:
-            self.post_message(self.LoadFailed(query, str(exc)))
+            self.post_message(self.LoadFailed(query, failure_text(exc, self.services.endpoints)))
             return
         self.post_message(self.Loaded(query, runs, "first", PAGE_SIZE))
 
@@ -281,7 +286,7 @@ class RunsScreen(Screen[None]):
         try:
             runs = await self._fetch(query, after=after, limit=PAGE_SIZE)
         except Exception as exc:
-            self.post_message(self.LoadFailed(query, str(exc)))
+            self.post_message(self.LoadFailed(query, failure_text(exc, self.services.endpoints)))
             return
         self.post_message(self.Loaded(query, runs, "more", PAGE_SIZE, after))
 
@@ -292,7 +297,7 @@ class RunsScreen(Screen[None]):
         try:
             runs = await self._fetch(query, after=None, limit=asked)
         except Exception as exc:
-            self.post_message(self.LoadFailed(query, str(exc)))
+            self.post_message(self.LoadFailed(query, failure_text(exc, self.services.endpoints)))
             return
         self.post_message(self.Loaded(query, runs, "refresh", asked))
 
@@ -367,7 +372,7 @@ class RunsScreen(Screen[None]):
         marks = [] if self.read_only else [_cell(self._mark_text(run.run_id))]
         return run.run_id, [
             *marks,
-            _cell(status_text(run.status, variables)),
+            _cell(self._status(run)),
             _cell(stuck),
             _cell(workflow),
             _cell(safe_text(short_id(run.run_id), single_line=True)),
@@ -376,6 +381,13 @@ class RunsScreen(Screen[None]):
             _cell(duration(elapsed(run.started_at, run.completed_at, now))),
             _cell(f"{run.step_count:>5}"),
         ]
+
+    def _status(self, run: RunSummary) -> Text:
+        """The status, with a marker after it while a cancel Temporal accepted waits for a worker."""
+        text = status_text(run.status, self.app.theme_variables)
+        if cancel_pending(run.status, run.cancel_requested_at):
+            text.append(f" {CANCEL_PENDING_MARK}", style=role_style(self.app.theme_variables, "warning", bold=True))
+        return text
 
     def _mark_text(self, run_id: str) -> Text:
         if run_id not in self._marked:
@@ -399,6 +411,16 @@ class RunsScreen(Screen[None]):
         if self._loaded_once:
             self._render_rows()
 
+    def _show_problem(self) -> None:
+        line = self.query_one("#runs-problem", Static)
+        line.display = self.problem is not None
+        if self.problem is None:
+            return
+        text = Text("⚠ ", style=role_style(self.app.theme_variables, "error", bold=True))
+        sentence = safe_text(self.problem, single_line=True)
+        sentence.no_wrap, sentence.overflow = False, "fold"  # the whole sentence, wrapped, names the fix
+        line.update(text.append_text(sentence))
+
     def _show_filters(self) -> None:
         text = Text()
         for key, status in STATUS_KEYS:
@@ -410,11 +432,6 @@ class RunsScreen(Screen[None]):
 
     def _show_count(self) -> None:
         count = self.query_one("#runs-count", Static)
-        if self.problem is not None:
-            text = Text("⚠ ", style=role_style(self.app.theme_variables, "error", bold=True))
-            text.append_text(safe_text(self.problem, single_line=True))
-            count.update(text)
-            return
         if not self._loaded_once:
             count.update(Text("loading…", style="dim"))
             return
@@ -512,7 +529,7 @@ class RunsScreen(Screen[None]):
                 self.services, status=query.status, workflow_id=query.workflow_id, run_id_prefix=query.run_id_prefix
             )
         except Exception as exc:
-            self.post_message(self.BulkSelectFailed(query, f"{type(exc).__name__}: {exc}"))
+            self.post_message(self.BulkSelectFailed(query, failure_text(exc, self.services.endpoints)))
             return
         self.post_message(self.BulkSelected(query, run_ids))
 

@@ -92,7 +92,11 @@ class TaskResponseModal(ModalScreen[bool]):
     """A completion is on its way to the service (submitting again waits for its answer)."""
 
     class Completed(Message):
-        """The service accepted the response."""
+        """The service accepted the response (``pending``: why its delivery to the run is still to come)."""
+
+        def __init__(self, pending: str | None = None) -> None:
+            self.pending = pending
+            super().__init__()
 
     class Rejected(Message):
         """The form schema rejected the response: every problem, each with its JSON path."""
@@ -204,7 +208,7 @@ class TaskResponseModal(ModalScreen[bool]):
     @work(exclusive=True, exit_on_error=False, group="task-complete")
     async def _complete(self, response: Any) -> None:
         try:
-            await complete_task(self.services, self.human_task.task_id, response, actor=Actor.current())
+            task = await complete_task(self.services, self.human_task.task_id, response, actor=Actor.current())
         except TaskResponseInvalid as exc:
             self.post_message(self.Rejected(exc.problems))
             return
@@ -214,11 +218,23 @@ class TaskResponseModal(ModalScreen[bool]):
         except Exception as exc:
             self.post_message(self.Failed(f"{type(exc).__name__}: {exc}"))
             return
-        self.post_message(self.Completed())
+        self.post_message(self.Completed(task.delivery_problem if task.delivery == "pending" else None))
 
-    def on_task_response_modal_completed(self, _: Completed) -> None:
-        """Done: back to the inbox, which says so."""
+    def on_task_response_modal_completed(self, message: Completed) -> None:
+        """Done: back to the inbox, which says so (and, if Temporal did not take it yet, that delivery is pending)."""
         self.submitting = False
+        if message.pending is not None:
+            self.app.notify(
+                safe_text(
+                    f"The decision is recorded and final, but its delivery to the run is pending ({message.pending}); "
+                    "the worker's reconciler retries it.",
+                    single_line=True,
+                ).plain,
+                title="Delivery pending",
+                severity="warning",
+                timeout=30,
+                markup=False,
+            )
         self.dismiss(True)
 
     def on_task_response_modal_rejected(self, message: Rejected) -> None:
