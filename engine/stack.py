@@ -6,6 +6,7 @@ from pathlib import Path
 
 from engine import devstack
 from engine.config import Settings
+from engine.errors import ConfigurationError, PostgresUnavailable, TemporalUnavailable
 
 
 @dataclass(frozen=True)
@@ -35,9 +36,15 @@ async def resolve_endpoints(settings: Settings, *, need_temporal: bool = True) -
     database_url = settings.database_url or ""
     temporal_address = settings.temporal_address or ""
     if start_postgres or start_temporal:
-        embedded = await asyncio.to_thread(
-            devstack.start, settings.home, postgres=start_postgres, temporal=start_temporal
-        )
+        try:
+            embedded = await asyncio.to_thread(
+                devstack.start, settings.home, postgres=start_postgres, temporal=start_temporal
+            )
+        except ConfigurationError as exc:
+            outage = embedded_start_failed(exc, settings.home, postgres=start_postgres, temporal=start_temporal)
+            if outage is None:
+                raise
+            raise outage from exc
         database_url = database_url or embedded.database_url
         temporal_address = temporal_address or embedded.temporal_address
     return Endpoints(
@@ -46,6 +53,31 @@ async def resolve_endpoints(settings: Settings, *, need_temporal: bool = True) -
         temporal_namespace=settings.temporal_namespace,
         temporal_auth=auth_from_settings(settings),
     )
+
+
+_NOT_AN_OUTAGE = ("not installed", "was not found", "RUNSTUDIO_HOME", "Another process")
+"""Start failures that are set-up problems with their own fix; they are reported as they are."""
+
+
+def embedded_start_failed(
+    exc: ConfigurationError, home: Path, *, postgres: bool, temporal: bool
+) -> PostgresUnavailable | TemporalUnavailable | None:
+    """The one-line error for an embedded service that would not start (its log tail stays in the log file);
+    ``None`` for a set-up problem (a missing binary, an unusable home), whose own message says the fix.
+
+    devstack reports which service failed only in its message, so the component is read from there when
+    both were being started.
+    """
+    text = str(exc)
+    if any(marker in text for marker in _NOT_AN_OUTAGE):
+        return None
+    home = home.expanduser().resolve()
+    if temporal and (not postgres or "Temporal" in text.split("\n", 1)[0]):
+        return TemporalUnavailable(
+            f"the embedded dev server of {home}", f"it did not start (see {home / 'logs' / 'temporal.log'})"
+        )
+    pgdata = home / "postgres"
+    return PostgresUnavailable(f"{pgdata} (socket)", f"the embedded server did not start (see {pgdata / 'log'})")
 
 
 def auth_from_settings(settings: Settings) -> TemporalAuth | None:

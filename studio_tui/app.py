@@ -18,6 +18,7 @@ from textual.widgets import Static
 from engine.services.context import ServiceContext
 from engine.services.doctor import run_checks
 from studio_tui.commands import StudioCommands
+from studio_tui.failures import failure_text
 from studio_tui.health import Health, health_from_checks
 from studio_tui.messages import OpenRun
 from studio_tui.sanitize import safe_text
@@ -105,7 +106,7 @@ class RunStudioApp(App[None]):
         try:
             services = await self._exit_stack.enter_async_context(self._opener())
         except Exception as exc:
-            self.post_message(self.ServicesFailed(str(exc)))
+            self.post_message(self.ServicesFailed(failure_text(exc)))
             return
         self.post_message(self.ServicesOpened(services))
 
@@ -132,7 +133,7 @@ class RunStudioApp(App[None]):
         try:
             checks = await run_checks(services.endpoints, tenant=services.tenant, now=services.clock)
         except Exception as exc:
-            self.health = Health(problem=str(exc))
+            self.health = Health(problem=failure_text(exc, services.endpoints))
             return
         self.health = health_from_checks(checks)
 

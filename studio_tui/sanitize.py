@@ -13,8 +13,9 @@ names, ids, step ids) passes through ``safe_text``. It guarantees two things:
     *Control Pictures* U+2400–U+241F: ESC shows as ``␛``, CR as ``␍``, BEL as ``␇``.
   - DEL (U+007F) becomes ``␡`` (U+2421).
   - C1 controls U+0080–U+009F (CSI is U+009B) have no control pictures and become U+FFFD ``�``.
-  - Bidirectional formatting characters (U+202A–U+202E, U+2066–U+2069) become U+FFFD too: terminals that
-    implement bidi would otherwise reorder the text around them and make one id look like another.
+  - Bidirectional formatting characters (U+202A–U+202E, U+2066–U+2069, the marks U+200E/U+200F/U+061C) and
+    the line/paragraph separators U+2028/U+2029 become U+FFFD too: terminals that implement bidi would
+    otherwise reorder the text around them and make one id look like another.
 
   With ``single_line=True`` (table cells, one-line labels) ``\\n`` and ``\\t`` are replaced as well
   (``␊``, ``␉``), so a multi-line value cannot push other rows around.
@@ -30,6 +31,8 @@ REPLACEMENT: Final = "\ufffd"
 """Stand-in for controls that have no Unicode control picture (C1, bidi formatting)."""
 
 _KEPT_MULTI_LINE: Final = frozenset({"\n", "\t"})
+_BIDI_CONTROLS: Final = (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x2028, 0x2029)
+"""Bidi marks, embeddings, overrides and isolates, and the line/paragraph separators some terminals break on."""
 
 
 def _build_table(*, keep: frozenset[str]) -> dict[int, str]:
@@ -40,7 +43,7 @@ def _build_table(*, keep: frozenset[str]) -> dict[int, str]:
     table[0x7F] = "\u2421"
     for code in range(0x80, 0xA0):
         table[code] = REPLACEMENT
-    for code in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)):
+    for code in _BIDI_CONTROLS:
         table[code] = REPLACEMENT
     return table
 

@@ -12,8 +12,9 @@ import asyncpg
 from temporalio.client import Client
 
 from engine.config import Settings
+from engine.errors import ServiceUnavailableError
 from engine.stack import Endpoints, resolve_endpoints
-from engine.store.db import create_pool
+from engine.store.db import create_pool, postgres_unavailable
 from engine.temporal import client as temporal_client
 
 
@@ -47,10 +48,31 @@ class ServiceContext:
 
 @asynccontextmanager
 async def open_services(settings: Settings, *, tenant: str) -> AsyncIterator[ServiceContext]:
-    """Resolve the endpoints (starting embedded services if needed), open the pool, close it after."""
+    """Resolve the endpoints (starting embedded services if needed), open the pool, close it after.
+
+    A Postgres or Temporal outage met inside the block (a dropped connection, an RPC the server did not
+    answer) leaves it as ``PostgresUnavailable`` / ``TemporalUnavailable`` naming that service.
+    """
     endpoints = await resolve_endpoints(settings)
     pool = await create_pool(endpoints.database_url)
     try:
         yield ServiceContext(pool=pool, endpoints=endpoints, tenant=tenant)
+    except Exception as exc:
+        mapped = unavailable_error(exc, endpoints)
+        if mapped is None:
+            raise
+        raise mapped from exc
     finally:
         await pool.close()
+
+
+def unavailable_error(exc: BaseException, endpoints: Endpoints) -> ServiceUnavailableError | None:
+    """The "<service> at <address> is unreachable" error ``exc`` stands for, or ``None`` if it is something else.
+
+    The one place that maps driver and SDK failures for callers holding a ``ServiceContext`` (the CLI via
+    ``open_services``, the studio for errors its workers catch).
+    """
+    if isinstance(exc, ServiceUnavailableError):
+        return exc
+    postgres = postgres_unavailable(exc, endpoints.database_url, from_driver_only=True)
+    return postgres or temporal_client.temporal_unavailable(exc, endpoints.temporal_address)

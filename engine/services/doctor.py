@@ -8,6 +8,7 @@ from typing import TypeVar
 import asyncpg
 from temporalio.client import Client
 
+from engine.errors import ServiceUnavailableError
 from engine.services.runs import STUCK_AFTER
 from engine.stack import Endpoints
 from engine.store import migrations, runs
@@ -41,9 +42,7 @@ async def run_checks(
     checks: list[Check] = []
     conn = await _attempt(lambda: connect(endpoints.database_url))
     if isinstance(conn, Exception):
-        checks.append(
-            Check("database", False, f"cannot connect: {conn}", "start Postgres or fix RUNSTUDIO_DATABASE_URL")
-        )
+        checks.append(Check("database", False, _reason(conn), "start Postgres or fix RUNSTUDIO_DATABASE_URL"))
         checks.append(Check("migrations", False, "database unreachable", "fix the database check first"))
     else:
         checks.append(Check("database", True, "reachable"))
@@ -53,7 +52,7 @@ async def run_checks(
         lambda: temporal_client.connect(temporal_address, temporal_namespace, auth=endpoints.temporal_auth)
     )
     if isinstance(client, Exception):
-        checks.append(Check("temporal", False, str(client), "start Temporal or fix TEMPORAL_ADDRESS"))
+        checks.append(Check("temporal", False, _reason(client), "start Temporal or fix TEMPORAL_ADDRESS"))
         checks.append(Check("workers", False, "Temporal unreachable", "fix the temporal check first"))
     else:
         checks.append(Check("temporal", True, f"{temporal_address} namespace {temporal_namespace}"))
@@ -66,6 +65,13 @@ async def run_checks(
         finally:
             await conn.close()
     return checks
+
+
+def _reason(exc: Exception) -> str:
+    # doctor is the fix the outage message points to, so it shows the message without that hint.
+    if isinstance(exc, ServiceUnavailableError):
+        return exc.summary
+    return f"{type(exc).__name__}: {exc}"
 
 
 async def _attempt(make: Callable[[], Awaitable[T]]) -> T | Exception:
@@ -90,7 +96,9 @@ async def _pollers_check(client: Client) -> Check:
     try:
         pollers = await temporal_client.workflow_pollers(client)
     except Exception as exc:
-        return Check("workers", False, f"cannot describe task queue {TASK_QUEUE}: {exc}", "check Temporal")
+        outage = temporal_client.temporal_unavailable(exc, client.service_client.config.target_host)
+        reason = outage.summary if outage is not None else _reason(exc)
+        return Check("workers", False, f"cannot describe task queue {TASK_QUEUE}: {reason}", "check Temporal")
     if not pollers:
         return Check(
             "workers",

@@ -11,7 +11,7 @@ from engine.errors import ServiceUnavailableError
 from engine.services.context import ServiceContext
 from engine.services.runs import get_run, is_stuck
 from engine.temporal import TASK_QUEUE, workflow_id_for_run
-from engine.temporal.client import workflow_pollers
+from engine.temporal.client import temporal_unavailable, workflow_pollers
 
 StuckCause = Literal["no_pollers", "no_execution", "workflow_task_failing", "not_started", "temporal_unreachable"]
 
@@ -32,8 +32,10 @@ async def diagnose(ctx: ServiceContext, run_id: str) -> StuckDiagnosis | None:
         client = await ctx.temporal()
         pollers = await workflow_pollers(client)
     except (ServiceUnavailableError, RPCError) as exc:
+        outage = temporal_unavailable(exc, ctx.endpoints.temporal_address)
+        why = outage.summary if outage is not None else f"{type(exc).__name__}: {exc}"
         return StuckDiagnosis(
-            cause="temporal_unreachable", message=f"Temporal cannot be asked why ({exc}); check `runstudio doctor`."
+            cause="temporal_unreachable", message=f"Temporal cannot be asked why ({why}); check `runstudio doctor`."
         )
     workflow_id = workflow_id_for_run(run.run_id)
     handle = client.get_workflow_handle(workflow_id)
@@ -46,7 +48,9 @@ async def diagnose(ctx: ServiceContext, run_id: str) -> StuckDiagnosis | None:
                 message=f"Temporal has no execution {workflow_id}: the run was never handed to Temporal or its "
                 "history is gone. Cancel is not possible; replay it to run it again.",
             )
-        return StuckDiagnosis(cause="temporal_unreachable", message=f"Temporal could not describe the run: {exc}")
+        outage = temporal_unavailable(exc, ctx.endpoints.temporal_address)
+        why = outage.summary if outage is not None else exc.message
+        return StuckDiagnosis(cause="temporal_unreachable", message=f"Temporal could not describe the run: {why}")
     if not pollers:
         return StuckDiagnosis(
             cause="no_pollers",

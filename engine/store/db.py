@@ -1,9 +1,16 @@
-"""asyncpg connections with JSON codecs, so jsonb columns read and write plain Python values."""
+"""asyncpg connections with JSON codecs, so jsonb columns read and write plain Python values.
+
+Opening a pool or a connection is where an absent Postgres shows first: both raise
+``PostgresUnavailable`` (component, address without password, reason) instead of the driver's error.
+"""
 
 import json
 from typing import TypeAlias
 
 import asyncpg
+
+from engine.errors import PostgresUnavailable
+from engine.store.outage import postgres_address, postgres_outage
 
 Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
 """Anything queries can run on: a connection (possibly in a transaction) or the pool."""
@@ -15,15 +22,43 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 
 
 async def create_pool(database_url: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
-    """Open a connection pool whose connections encode/decode json and jsonb as Python values."""
-    pool: asyncpg.Pool = await asyncpg.create_pool(
-        database_url, min_size=min_size, max_size=max_size, init=_init_connection
-    )
+    """Open a connection pool whose connections encode/decode json and jsonb as Python values.
+
+    Raises ``PostgresUnavailable`` when Postgres cannot be reached.
+    """
+    try:
+        pool: asyncpg.Pool = await asyncpg.create_pool(
+            database_url, min_size=min_size, max_size=max_size, init=_init_connection
+        )
+    except Exception as exc:
+        mapped = postgres_unavailable(exc, database_url)
+        if mapped is None:
+            raise
+        raise mapped from exc
     return pool
 
 
 async def connect(database_url: str) -> asyncpg.Connection:
-    """Open one connection with the same codecs as the pool (for migrations and one-off scripts)."""
-    conn: asyncpg.Connection = await asyncpg.connect(database_url)
-    await _init_connection(conn)
+    """Open one connection with the same codecs as the pool (for migrations and one-off scripts).
+
+    Raises ``PostgresUnavailable`` when Postgres cannot be reached.
+    """
+    try:
+        conn: asyncpg.Connection = await asyncpg.connect(database_url)
+        await _init_connection(conn)
+    except Exception as exc:
+        mapped = postgres_unavailable(exc, database_url)
+        if mapped is None:
+            raise
+        raise mapped from exc
     return conn
+
+
+def postgres_unavailable(
+    exc: BaseException, database_url: str, *, from_driver_only: bool = False
+) -> PostgresUnavailable | None:
+    """``PostgresUnavailable`` when ``exc`` is a connection failure (see ``postgres_outage``), else ``None``."""
+    if isinstance(exc, PostgresUnavailable):
+        return exc
+    reason = postgres_outage(exc, from_driver_only=from_driver_only)
+    return None if reason is None else PostgresUnavailable(postgres_address(database_url), reason)

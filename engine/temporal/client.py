@@ -9,11 +9,12 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import Runtime
-from temporalio.service import TLSConfig
+from temporalio.service import RPCError, TLSConfig
 
-from engine.errors import ConfigurationError, ServiceUnavailableError
+from engine.errors import ConfigurationError, TemporalUnavailable
 from engine.stack import TemporalAuth
 from engine.temporal import TASK_QUEUE
+from engine.temporal.outage import temporal_outage
 
 DATA_CONVERTER = pydantic_data_converter
 
@@ -37,7 +38,7 @@ def tls_config(auth: TemporalAuth | None) -> TLSConfig | bool:
 async def connect(
     address: str, namespace: str, *, auth: TemporalAuth | None = None, runtime: Runtime | None = None
 ) -> Client:
-    """Connect to Temporal; an unreachable server is a ``ServiceUnavailableError`` naming the address."""
+    """Connect to Temporal; an unreachable server is a ``TemporalUnavailable`` naming the address."""
     try:
         return await Client.connect(
             address,
@@ -47,11 +48,18 @@ async def connect(
             api_key=auth.api_key if auth else None,
             runtime=runtime,
         )
-    except RuntimeError as exc:
-        raise ServiceUnavailableError(
-            f"cannot reach Temporal at {address} (namespace {namespace!r}): {exc}. "
-            "Check TEMPORAL_ADDRESS, or unset it to use the embedded dev server."
-        ) from exc
+    except (RuntimeError, RPCError) as exc:
+        # Anything else from the SDK here is a bad argument: a bug to see, not an outage to explain.
+        refused = f"it refused the connection ({exc.message})" if isinstance(exc, RPCError) else "the connection failed"
+        raise TemporalUnavailable(address, temporal_outage(exc) or refused) from exc
+
+
+def temporal_unavailable(exc: BaseException, address: str) -> TemporalUnavailable | None:
+    """``TemporalUnavailable`` when ``exc`` (from an RPC or a connect) means Temporal is unreachable, else ``None``."""
+    if isinstance(exc, TemporalUnavailable):
+        return exc
+    reason = temporal_outage(exc)
+    return None if reason is None else TemporalUnavailable(address, reason)
 
 
 @dataclass(frozen=True)

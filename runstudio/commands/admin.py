@@ -51,5 +51,10 @@ def doctor_command(ctx: typer.Context) -> None:
         if not check.ok and check.fix:
             line += f" — {check.fix}"
         echo(line)
-    if not all(c.ok for c in checks):
+    failed = [c for c in checks if not c.ok]
+    if failed:
+        # One stderr line for scripts: what is down (component and address), else which checks failed.
+        down = [c.detail for c in failed if c.name in ("database", "temporal")]
+        summary = "; ".join(down) if down else f"{len(failed)} check(s) failed: {', '.join(c.name for c in failed)}"
+        echo(f"error: {summary}", err=True)
         raise typer.Exit(1)

@@ -20,6 +20,7 @@ from textual.widgets import DataTable, Footer, Static
 from engine.services.context import ServiceContext
 from engine.services.runs import RunSummary, WaitView, get_run_detail, list_runs
 from engine.services.tasks import TaskView, list_open_tasks
+from studio_tui.failures import failure_text
 from studio_tui.format import ago, role_style, short_id
 from studio_tui.messages import OpenRun
 from studio_tui.sanitize import safe_text
@@ -186,7 +187,7 @@ class InboxScreen(Screen[None]):
             tasks = await list_open_tasks(self.services, limit=TASKS_LIMIT)
             waiting = await list_runs(self.services, status="WAITING", limit=WAITING_LIMIT + 1)
         except Exception as exc:
-            self.post_message(self.LoadFailed(f"{type(exc).__name__}: {exc}"))
+            self.post_message(self.LoadFailed(failure_text(exc, self.services.endpoints)))
             return
         self.post_message(self.Loaded(tasks, waiting[:WAITING_LIMIT], len(waiting) > WAITING_LIMIT))
 

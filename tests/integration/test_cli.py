@@ -164,7 +164,7 @@ async def test_start_when_temporal_is_unreachable_marks_the_run_failed_with_the_
     closed = {**env, "TEMPORAL_ADDRESS": "127.0.0.1:1"}
     result = runstudio(*tenant, "start", "branching", env=closed)
     assert result.returncode == 1
-    assert "could not be started on Temporal" in result.stderr
+    assert "Temporal at 127.0.0.1:1 is unreachable; run " in result.stderr and "is marked FAILED" in result.stderr
     rows = await services.pool.fetch(
         "SELECT status, error_json, completed_at FROM workflow_runs WHERE tenant = $1", services.tenant
     )

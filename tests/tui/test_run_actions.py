@@ -381,7 +381,7 @@ async def test_a_refused_cancel_is_an_error_and_changes_nothing(
         await settle(pilot, until=lambda: any(n[0] == "error" for n in notes(app)))
         _, title, message = next(n for n in notes(app) if n[0] == "error")
         assert title == f"Cancel refused: run {waiting[:8]}"
-        assert "cannot reach Temporal at 127.0.0.1:1" in message and "nothing was changed" in message
+        assert "Temporal at 127.0.0.1:1 is unreachable" in message and "nothing was changed" in message
         assert next(n for n in app._notifications if n.severity == "error").timeout >= 20
         assert "cancel_run" in footer_actions(app)  # still WAITING: it can be asked again
     status = await seeded_pool.fetchval("SELECT status FROM workflow_runs WHERE run_id = $1", waiting)
@@ -440,7 +440,7 @@ async def test_replay_errors_are_shown_in_the_modal_which_stays_open(
         await settle(pilot)
         await pilot.press("ctrl+enter")  # the same as ctrl+s, where the terminal tells it from enter
         await settle(pilot, until=lambda: "Temporal did not start" in static_text(dialog, "#replay-problem"))
-        assert "could not be started on Temporal" in static_text(dialog, "#replay-problem")
+        assert "was not started and is marked FAILED" in static_text(dialog, "#replay-problem")
         assert app.screen is dialog
 
         # A JSON value that is not an object cannot be sent at all.
