@@ -1,9 +1,11 @@
-"""Runs the Temporal worker on ``TASK_QUEUE`` until SIGTERM/SIGINT, then shuts down gracefully."""
+"""Runs the Temporal worker on ``TASK_QUEUE`` until SIGTERM/SIGINT, then stops within its grace period.
+
+See :mod:`worker.shutdown` for how the stop stays bounded when in-flight work will not finish.
+"""
 
 import asyncio
 import contextlib
 import logging
-import signal
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -24,12 +26,16 @@ from engine.temporal.workflow import RunWorkflow
 from worker import observability
 from worker.inbox import run_inbox_consumer
 from worker.reconciler import run_reconciler
+from worker.shutdown import InFlight, ShutdownGuard
 
 log = logging.getLogger("runstudio.worker")
 
 # Modules the workflow sandbox shares with the host instead of re-importing them for every workflow:
 # they are deterministic, and re-importing pydantic and jsonata per run would dominate its cost.
 PASSTHROUGH_MODULES: Sequence[str] = ("engine", "pydantic", "pydantic_core", "jsonata", "annotated_types")
+
+GRACEFUL_SHUTDOWN = timedelta(seconds=10)
+"""How long in-flight activities get to finish after a stop signal before the SDK cancels them."""
 
 
 def build_sandbox_runner() -> SandboxedWorkflowRunner:
@@ -39,15 +45,19 @@ def build_sandbox_runner() -> SandboxedWorkflowRunner:
     )
 
 
-def build_worker(client: Client, activities: Activities) -> Worker:
-    """The worker for the one task queue, with the one workflow and its activities."""
+def build_worker(client: Client, activities: Activities, *, in_flight: InFlight | None = None) -> Worker:
+    """The worker for the one task queue, with the one workflow and its activities.
+
+    ``in_flight`` tracks running activities so a forced exit can name them.
+    """
     return Worker(
         client,
         task_queue=TASK_QUEUE,
         workflows=[RunWorkflow],
         activities=activities.all(),
         workflow_runner=build_sandbox_runner(),
-        graceful_shutdown_timeout=timedelta(seconds=10),
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        interceptors=[in_flight] if in_flight is not None else [],
     )
 
 
@@ -71,13 +81,30 @@ def health_check(temporal_worker: Worker, pool: asyncpg.Pool, stop: asyncio.Even
 async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
     """Connect, poll ``TASK_QUEUE`` and return once ``stop`` is set.
 
-    Without a ``stop`` event the worker owns the process and stops on SIGTERM/SIGINT.
+    Without a ``stop`` event the worker owns the process and its stop signals: the first SIGTERM/SIGINT
+    stops it gracefully, and the process ends within :data:`GRACEFUL_SHUTDOWN` plus a few seconds in
+    every state, a second signal at once (:class:`~worker.shutdown.ShutdownGuard`).
     """
+    in_flight = InFlight()
+    guard: ShutdownGuard | None = None
     if stop is None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+        guard = ShutdownGuard(GRACEFUL_SHUTDOWN.total_seconds(), in_flight, lambda: _set_soon(loop, stop))
+        guard.install()
+    try:
+        await _serve(settings, stop, in_flight)
+    finally:
+        if guard is not None:
+            guard.close()
+
+
+def _set_soon(loop: asyncio.AbstractEventLoop, event: asyncio.Event) -> None:
+    # Called from a signal handler, which may interrupt the loop mid-operation: hand the set to the loop.
+    loop.call_soon_threadsafe(event.set)
+
+
+async def _serve(settings: Settings, stop: asyncio.Event, in_flight: InFlight) -> None:
     endpoints = await resolve_endpoints(settings)
     pool = await create_pool(endpoints.database_url)
     try:
@@ -89,7 +116,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
         )
         activities = Activities(pool=pool, registry=default_registry(), http_allowed_hosts=settings.http_allowed_hosts)
         services = ServiceContext(pool=pool, endpoints=endpoints, tenant="default", _client=client)
-        temporal_worker = build_worker(client, activities)
+        temporal_worker = build_worker(client, activities, in_flight=in_flight)
         async with contextlib.AsyncExitStack() as stack:
             if settings.metrics_port is not None:
                 port = await stack.enter_async_context(

@@ -16,11 +16,17 @@ def worker_command(
 ) -> None:
     """Run a worker on the task queue workflow-runtime-v2 until SIGTERM or Ctrl-C.
 
+    It stops within its 10 s grace period plus a few seconds whatever is in flight (abandoned work is
+    resumed by another worker: Temporal keeps the state); a second SIGTERM or Ctrl-C stops it at once.
+
     Set RUNSTUDIO_METRICS_PORT to serve /metrics and /healthz, RUNSTUDIO_LOG_FORMAT=json for JSON log lines.
     """
     from worker.main import run_worker
     from worker.observability import configure_logging
+    from worker.shutdown import flush_and_exit
 
     settings = load_settings()
     configure_logging(log_level, settings.log_format)
     run_async(run_worker(settings))
+    # Interpreter shutdown would join the SDK's threads and can crash in its native finaliser.
+    flush_and_exit(0)

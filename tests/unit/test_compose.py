@@ -105,3 +105,12 @@ def test_docker_compose_accepts_the_file_where_it_is_installed() -> None:
         return
     result = subprocess.run([tool, "-f", str(COMPOSE), "config", "-q"], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_worker_gets_longer_than_its_own_shutdown_bound() -> None:
+    from worker.main import GRACEFUL_SHUTDOWN
+
+    grace = compose()["services"]["worker"]["stop_grace_period"]
+    assert grace.endswith("s")
+    # The worker ends within its grace period plus a few seconds; Docker must not SIGKILL it earlier.
+    assert int(grace[:-1]) >= GRACEFUL_SHUTDOWN.total_seconds() + 5

@@ -1,0 +1,395 @@
+"""SIGTERM ends ``runstudio worker`` within its grace period plus a few seconds, whatever is in flight.
+
+The worker runs as a subprocess against the test's own Postgres and Temporal. Each scenario puts it in
+a state where a graceful stop cannot finish by itself, sends SIGTERM, measures how long the process
+takes to go, then starts a second worker and shows the runs were not lost.
+"""
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import psutil
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from engine.services.context import ServiceContext
+from engine.services.launch import launch_run
+from engine.services.publish import publish_definition
+from engine.stack import Endpoints
+from engine.store.db import create_pool
+from tests.conftest import cli_env
+from tests.helpers import wait_for_run, wait_until
+from tests.integration.test_crash_safety import wait_for_pollers
+from worker.main import GRACEFUL_SHUTDOWN
+
+GRACE_S = GRACEFUL_SHUTDOWN.total_seconds()
+ALLOWED_S = GRACE_S + 5
+"""What the issue allows: the grace period plus a few seconds."""
+
+
+class Worker:
+    """One ``runstudio worker`` process, its stderr kept in a file to read after it exits."""
+
+    def __init__(self, database_url: str, address: str, log_file: Path) -> None:
+        self.log_file = log_file
+        env = cli_env(
+            RUNSTUDIO_DATABASE_URL=database_url,
+            TEMPORAL_ADDRESS=address,
+            TEMPORAL_NAMESPACE="default",
+            RUNSTUDIO_HTTP_ALLOWED_HOSTS="127.0.0.1",
+        )
+        with log_file.open("wb") as stderr:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", "from runstudio.cli import main; main()", "worker"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                start_new_session=True,
+            )
+
+    def stop(self) -> tuple[float, int]:
+        """SIGTERM the worker (its process group, as an orchestrator would) and time its exit."""
+        started = time.monotonic()
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            code = self.process.wait(timeout=ALLOWED_S + 30)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(f"the worker ignored SIGTERM for {ALLOWED_S + 30} s:\n{self.log()}") from None
+        return time.monotonic() - started, code
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def log(self) -> str:
+        return self.log_file.read_text(errors="replace")
+
+
+class SlowServer:
+    """An HTTP server whose answers wait until released: an action stays in flight as long as we like."""
+
+    def __init__(self) -> None:
+        self.hits = 0
+        self.release = threading.Event()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                server.hits += 1
+                server.release.wait(timeout=120)
+                body = json.dumps({"ok": True}).encode()
+                # The first attempt's worker is gone by the time it is released: its socket is closed.
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/slow"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.release.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def slow_server() -> Iterator[SlowServer]:
+    server = SlowServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+async def stack(
+    private_temporal: WorkflowEnvironment, migrated_database_url: str
+) -> AsyncIterator[tuple[WorkflowEnvironment, str, asyncpg.Pool]]:
+    pool: asyncpg.Pool = await create_pool(migrated_database_url)
+    yield private_temporal, migrated_database_url, pool
+    await pool.close()
+
+
+def services_for(env: WorkflowEnvironment, database_url: str, pool: asyncpg.Pool, tenant: str) -> ServiceContext:
+    address = env.client.service_client.config.target_host
+    return ServiceContext(pool, Endpoints(database_url, address, "default"), tenant, _client=env.client)
+
+
+def definition(workflow_id: str, *steps: dict[str, Any]) -> dict[str, Any]:
+    return {"id": workflow_id, "version": 1, "name": workflow_id, "steps": list(steps)}
+
+
+async def test_an_idle_worker_stops_gracefully_at_once_and_takes_its_watchdog_along(
+    stack: tuple[WorkflowEnvironment, str, asyncpg.Pool], tmp_path: Path
+) -> None:
+    env, database_url, _pool = stack
+    worker = Worker(database_url, env.client.service_client.config.target_host, tmp_path / "idle.log")
+    try:
+        await wait_for_pollers(env.client, 1)
+        (watchdog,) = psutil.Process(worker.process.pid).children()
+        assert "watchdog.py" in " ".join(watchdog.cmdline())
+        took, code = worker.stop()
+    finally:
+        worker.kill()
+    log = worker.log()
+    assert code == 0 and took < 5, (took, log)
+    assert "worker stopped" in log and "exiting now" not in log, log
+    # The pipe closed with the worker, so the watchdog ended too.
+    watchdog.wait(timeout=5)
+    assert not watchdog.is_running()
+
+
+# A projection refused with serialization_failure (40001) is transient: its local activity retries for as
+# long as the trigger stays. The sequence counts the refusals, because it does not roll back with them.
+FAIL_PROJECTIONS = """
+CREATE SEQUENCE shutdown_refusals;
+CREATE FUNCTION shutdown_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM nextval('shutdown_refusals');
+  RAISE EXCEPTION 'test: projection refused' USING ERRCODE = '40001';
+END $$;
+CREATE TRIGGER shutdown_refuse BEFORE INSERT OR UPDATE ON workflow_run_steps
+  FOR EACH ROW WHEN (NEW.tenant = 'shutdown-a') EXECUTE FUNCTION shutdown_refuse();
+"""
+HEAL_PROJECTIONS = "DROP TRIGGER shutdown_refuse ON workflow_run_steps"
+
+
+async def test_sigterm_with_a_retrying_projection_and_an_action_in_flight(
+    stack: tuple[WorkflowEnvironment, str, asyncpg.Pool], slow_server: SlowServer, tmp_path: Path
+) -> None:
+    env, database_url, pool = stack
+    address = env.client.service_client.config.target_host
+    failing = services_for(env, database_url, pool, "shutdown-a")
+    calling = services_for(env, database_url, pool, "shutdown-b")
+    await publish_definition(
+        failing, definition("stamp", {"id": "set", "type": "state.assign", "assign": {"vars.done": True}})
+    )
+    await publish_definition(
+        calling,
+        definition(
+            "slow-call",
+            {"id": "call", "type": "action.call", "action": "http.request", "version": 1,
+             "input": {"url": slow_server.url, "timeoutMs": 60_000}, "saveAs": "vars.response"},
+        ),
+    )  # fmt: skip
+    await pool.execute(FAIL_PROJECTIONS)
+    first = Worker(database_url, address, tmp_path / "first.log")
+    try:
+        await wait_for_pollers(env.client, 1)
+        failing_run = await launch_run(failing, workflow_id="stamp", payload={})
+        calling_run = await launch_run(calling, workflow_id="slow-call", payload={})
+
+        async def both_in_flight() -> bool:
+            refusals = await pool.fetchval("SELECT last_value FROM shutdown_refusals")
+            return bool(refusals >= 3 and slow_server.hits >= 1)
+
+        await wait_until(both_in_flight, timeout=30, what="a projection failing and an action in flight")
+        took, code = first.stop()
+    finally:
+        first.kill()
+
+    log = first.log()
+    assert took <= ALLOWED_S, f"the worker took {took:.1f} s to stop:\n{log}"
+    assert "SIGTERM: stopping" in log, log
+    # The SDK's graceful stop waits for the workflow task whose local activity keeps retrying, so the
+    # deadline ends the process, naming what it abandoned.
+    assert code == 1 and "exiting now (grace period over)" in log, log
+    assert f"retrying: project of workflow workflow-runtime-v2:run:{failing_run}" in log, log
+    assert "SerializationError: test: projection refused" in log, log
+    # Temporal holds both runs, still open, for the next worker.
+    for run_id in (failing_run, calling_run):
+        description = await env.client.get_workflow_handle(f"workflow-runtime-v2:run:{run_id}").describe()
+        assert description.status is not None and description.status.name == "RUNNING", run_id
+
+    # Nothing was lost: once the fault heals, a new worker finishes both runs.
+    await pool.execute(HEAL_PROJECTIONS)
+    slow_server.release.set()
+    second = Worker(database_url, address, tmp_path / "second.log")
+    try:
+        stamped = await wait_for_run(failing, failing_run, timeout=60)
+        called = await wait_for_run(calling, calling_run, timeout=60)
+    finally:
+        second.kill()
+    assert stamped.status == "SUCCEEDED" and stamped.vars == {"done": True}
+    assert [(s.step_id, s.status) for s in stamped.steps] == [("set", "SUCCEEDED")]
+    assert called.status == "SUCCEEDED", called.error
+    assert called.vars["response"]["status"] == 200 and called.vars["response"]["json"] == {"ok": True}
+
+
+def cpu_seconds(pid: int) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
+async def wait_for_cpu_burn(pid: int, *, seconds: float = 1.5, timeout: float = 30) -> None:
+    """Wait until ``pid`` has used a full core for ``seconds`` in a row: the expression is running."""
+    deadline = time.monotonic() + timeout
+    streak = 0.0
+    before = cpu_seconds(pid)
+    while streak < seconds:
+        if time.monotonic() > deadline:
+            raise AssertionError("the worker never started burning CPU")
+        await asyncio.sleep(0.5)
+        after = cpu_seconds(pid)
+        streak = streak + 0.5 if after - before >= 0.4 else 0.0
+        before = after
+
+
+# Backtracking regex: a + nested under + on 34 'a's and a '!' explores ~2^34 paths inside re's C code,
+# holding the GIL (minutes). Only until slowUntil: the worker that resumes the run later takes the fast
+# branch, because $millis() is the workflow clock of the new workflow task.
+BURN = "$millis() < payload.slowUntil ? $contains(payload.text, /^(a+)+$/) : 'fast'"
+
+
+async def test_sigterm_while_workflow_code_holds_the_interpreter(
+    stack: tuple[WorkflowEnvironment, str, asyncpg.Pool], tmp_path: Path
+) -> None:
+    env, database_url, pool = stack
+    address = env.client.service_client.config.target_host
+    burning = services_for(env, database_url, pool, "shutdown-c")
+    await publish_definition(
+        burning, definition("burn", {"id": "match", "type": "state.assign", "assign": {"vars.match": {"$expr": BURN}}})
+    )
+    first = Worker(database_url, address, tmp_path / "first.log")
+    try:
+        await wait_for_pollers(env.client, 1)
+        slow_until = int(datetime.now(UTC).timestamp() * 1000) + 20_000
+        run_id = await launch_run(
+            burning, workflow_id="burn", payload={"text": "a" * 34 + "!", "slowUntil": slow_until}
+        )
+        await wait_for_cpu_burn(first.process.pid)
+        took, code = first.stop()
+    finally:
+        first.kill()
+
+    log = first.log()
+    assert took <= ALLOWED_S, f"the worker took {took:.1f} s to stop:\n{log}"
+    # Its own handler could not run (the GIL was held), so the watchdog dumped the threads and killed it.
+    assert code == -signal.SIGKILL, log
+    assert "watchdog: worker pid" in log and "interpreter is blocked" in log, log
+    assert "Thread 0x" in log and "jsonata" in log, log
+
+    async def past_slow_until() -> bool:
+        return datetime.now(UTC).timestamp() * 1000 > slow_until + 500
+
+    await wait_until(past_slow_until, timeout=30, what="the slow window to pass")
+    second = Worker(database_url, address, tmp_path / "second.log")
+    try:
+        done = await wait_for_run(burning, run_id, timeout=60)
+    finally:
+        second.kill()
+    assert done.status == "SUCCEEDED", done.error
+    assert done.vars == {"match": "fast"}
+
+
+GUARD_SCRIPT = textwrap.dedent(
+    """
+    import asyncio, logging, re, sys, threading
+    from worker.shutdown import InFlight, ShutdownGuard
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+
+    async def main(mode: str) -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        ShutdownGuard(float(sys.argv[2]), InFlight(), lambda: loop.call_soon_threadsafe(stop.set)).install()
+        print("ready", flush=True)
+        if mode == "gil":
+            # From here on the thread holds the GIL: not even the main thread runs.
+            threading.Thread(target=re.match, args=(r"^(a+)+$", "a" * 40 + "!"), daemon=True).start()
+        await stop.wait()
+        print("stop requested; ignoring it like a hung shutdown", flush=True)
+        await asyncio.sleep(3600)
+
+    asyncio.run(main(sys.argv[1]))
+    """
+)
+
+
+def start_guarded(mode: str, grace_s: float) -> subprocess.Popen[str]:
+    process = subprocess.Popen(
+        [sys.executable, "-c", GUARD_SCRIPT, mode, str(grace_s)],
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert process.stdout is not None and process.stdout.readline() == "ready\n"
+    return process
+
+
+def test_a_second_sigterm_exits_at_once() -> None:
+    process = start_guarded("hang", grace_s=60)
+    try:
+        os.kill(process.pid, signal.SIGTERM)
+        assert process.stdout is not None and "stop requested" in process.stdout.readline()
+        started = time.monotonic()
+        os.kill(process.pid, signal.SIGTERM)
+        code = process.wait(timeout=10)
+        took = time.monotonic() - started
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.stderr is not None
+    stderr = process.stderr.read()
+    assert took < 1.5 and code == 1, stderr
+    assert "exiting now (second stop signal (SIGTERM)) with 0 activities still in flight" in stderr
+
+
+def test_a_hung_graceful_stop_ends_at_the_deadline() -> None:
+    process = start_guarded("hang", grace_s=1)
+    try:
+        started = time.monotonic()
+        os.kill(process.pid, signal.SIGINT)
+        code = process.wait(timeout=20)
+        took = time.monotonic() - started
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.stderr is not None
+    stderr = process.stderr.read()
+    assert code == 1 and 2.5 <= took <= 4.5, (took, stderr)
+    assert "SIGINT: stopping; in-flight work gets 1 s" in stderr
+    assert "exiting now (grace period over)" in stderr
+
+
+def test_the_watchdog_kills_a_process_whose_gil_is_held() -> None:
+    process = start_guarded("gil", grace_s=1)
+    try:
+        time.sleep(0.5)
+        started = time.monotonic()
+        os.kill(process.pid, signal.SIGTERM)
+        code = process.wait(timeout=20)
+        took = time.monotonic() - started
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.stderr is not None
+    stderr = process.stderr.read()
+    # Neither the handler nor the timer thread could run: 1 s grace + 3 s margin + the stack dump.
+    assert code == -signal.SIGKILL and 3.5 <= took <= 6.0, (took, stderr)
+    assert "still running 4 s after SIGTERM/SIGINT" in stderr
+    assert "Thread 0x" in stderr and "match" in stderr
