@@ -26,6 +26,7 @@ from engine.services.audit import Actor
 from engine.services.cancel import CANCELABLE, CancelOutcome, cancel_runs, select_cancelable
 from engine.services.context import ServiceContext
 from engine.services.runs import RunSummary, list_runs
+from studio_tui.failures import failure_text
 from studio_tui.format import role_style, short_id
 from studio_tui.sanitize import safe_text
 
@@ -289,7 +290,7 @@ class BulkCancelScreen(ModalScreen[list[CancelOutcome] | None]):
                 self.services, list(self.selection.run_ids), actor=Actor.current(), on_progress=self._on_progress
             )
         except Exception as exc:
-            self.post_message(self.Failed(f"{type(exc).__name__}: {exc}"))
+            self.post_message(self.Failed(failure_text(exc, self.services.endpoints)))
             return
         self.post_message(self.Finished(outcomes))
 

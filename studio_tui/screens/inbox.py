@@ -196,7 +196,7 @@ class InboxScreen(Screen[None]):
         try:
             detail = await get_run_detail(self.services, run_id)
         except Exception as exc:
-            error = f"cannot read what it waits for: {type(exc).__name__}: {exc}"
+            error = f"cannot read what it waits for: {failure_text(exc, self.services.endpoints)}"
             self.post_message(self.WaitsLoaded(run_id, error, failed=True))
             return
         self.post_message(self.WaitsLoaded(run_id, describe_waits(detail.waits, self.services.clock())))

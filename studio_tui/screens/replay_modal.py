@@ -25,6 +25,7 @@ from engine.services.context import ServiceContext
 from engine.services.launch import LaunchFailed
 from engine.services.payloads import PayloadRejected
 from engine.services.replay import ReplayNotPossible, replay_run
+from studio_tui.failures import failure_text
 from studio_tui.format import role_style, short_id
 from studio_tui.sanitize import safe_text
 
@@ -230,9 +231,9 @@ class ReplayModal(ModalScreen[str | None]):
         except ReplayNotPossible as exc:
             outcome = self.Failed("This run cannot be replayed:", [str(exc)])
         except ServiceUnavailableError as exc:
-            outcome = self.Failed("A service is unavailable:", [str(exc)])
+            outcome = self.Failed("A service is unavailable:", [failure_text(exc, self.services.endpoints)])
         except Exception as exc:
-            outcome = self.Failed("The replay failed:", [f"{type(exc).__name__}: {exc}"])
+            outcome = self.Failed("The replay failed:", [failure_text(exc, self.services.endpoints)])
         else:
             outcome = self.Started(new_run_id)
         if self.is_attached:

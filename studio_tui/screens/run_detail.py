@@ -163,7 +163,7 @@ class RunDetailScreen(Screen[None]):
         try:
             diagnosis = await diagnose(self.services, self.run_id)
         except Exception as exc:
-            self.stuck_reason = f"could not be determined: {exc}"
+            self.stuck_reason = f"could not be determined: {failure_text(exc, self.services.endpoints)}"
             return
         self.stuck_reason = diagnosis.message if diagnosis else "the run is no longer stuck; refreshing…"
 
@@ -331,7 +331,7 @@ class RunDetailScreen(Screen[None]):
         try:
             outcome = await cancel_run(self.services, self.run_id, actor=Actor.current())
         except Exception as exc:
-            self._error(app, f"Cancel failed: {run}", f"{type(exc).__name__}: {exc}")
+            self._error(app, f"Cancel failed: {run}", failure_text(exc, self.services.endpoints))
             outcome = None
         self._canceling = False
         if self.is_attached:
@@ -364,7 +364,7 @@ class RunDetailScreen(Screen[None]):
         try:
             path = await export_run(self.services, self.run_id, actor=Actor.current())
         except Exception as exc:
-            self._error(app, f"Export failed: {run}", f"{type(exc).__name__}: {exc}")
+            self._error(app, f"Export failed: {run}", failure_text(exc, self.services.endpoints))
             return
         app.notify(f"Exported to {safe_text(str(path)).plain}", markup=False)
 

@@ -28,6 +28,7 @@ from engine.services.tasks import (
     TaskView,
     complete_task,
 )
+from studio_tui.failures import failure_text
 from studio_tui.format import role_style, short_id
 from studio_tui.sanitize import safe_text
 from studio_tui.widgets.json_view import json_text
@@ -216,7 +217,7 @@ class TaskResponseModal(ModalScreen[bool]):
             self.post_message(self.Failed(str(exc)))
             return
         except Exception as exc:
-            self.post_message(self.Failed(f"{type(exc).__name__}: {exc}"))
+            self.post_message(self.Failed(failure_text(exc, self.services.endpoints)))
             return
         self.post_message(self.Completed(task.delivery_problem if task.delivery == "pending" else None))
 
