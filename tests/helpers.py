@@ -2,6 +2,8 @@
 
 import asyncio
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -50,3 +52,17 @@ async def wait_until(predicate: Any, *, timeout: float = 20.0, what: str = "cond
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.05)
+
+
+def runstudio(
+    *args: str, env: dict[str, str], input_text: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run the ``runstudio`` CLI in a subprocess (its real entry point, exit code included) and capture it."""
+    return subprocess.run(
+        [sys.executable, "-c", "from runstudio.cli import main; main()", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        input=input_text,
+    )

@@ -1,26 +1,13 @@
 """The ``runstudio`` command line against real services: exit codes, stderr, the --json shapes."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from engine.services.context import ServiceContext
 from tests.conftest import cli_env
-from tests.helpers import EXAMPLES, wait_for_run
-
-
-def runstudio(*args: str, env: dict[str, str], input_text: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", "from runstudio.cli import main; main()", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        input=input_text,
-    )
+from tests.helpers import EXAMPLES, runstudio, wait_for_run
 
 
 @pytest.fixture

@@ -4,8 +4,6 @@ The values are written straight into the read-model, as data stored before today
 """
 
 import json
-import subprocess
-import sys
 from typing import Any
 
 import asyncpg
@@ -13,6 +11,7 @@ import pytest
 
 from engine.store.db import connect
 from tests.conftest import cli_env
+from tests.helpers import runstudio
 from tests.tui import seed
 
 DEAD_TEMPORAL = "127.0.0.1:1"
@@ -21,16 +20,6 @@ CONTROLS = "".join(chr(c) for c in [*range(1, 0x20), *range(0x7F, 0xA0)])
 BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
 SPLIT_WORKFLOW = "wf\nsecond-line\u202eevil"
 HOSTILE_INPUT: dict[str, Any] = {"every": CONTROLS + BIDI, "csi": "\x9b31m"}
-
-
-def runstudio(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", "from runstudio.cli import main; main()", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 @pytest.fixture

@@ -11,16 +11,7 @@ from pathlib import Path
 import psutil
 
 from tests.conftest import cli_env
-
-
-def runstudio(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", "from runstudio.cli import main; main()", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+from tests.helpers import runstudio
 
 
 def processes_of(home: Path) -> list[psutil.Process]:

@@ -7,7 +7,6 @@ is an address where nothing listens. No traceback, no "unexpected", no password,
 import json
 import shutil
 import subprocess
-import sys
 import tempfile
 import warnings
 from collections.abc import Iterator
@@ -21,22 +20,12 @@ from engine.config import Settings
 from engine.errors import PostgresUnavailable
 from engine.services.context import ServiceContext, open_services
 from tests.conftest import cli_env
-from tests.helpers import EXAMPLES, wait_for_run
+from tests.helpers import EXAMPLES, runstudio, wait_for_run
 
 DEAD_TEMPORAL = "127.0.0.1:1"
 PASSWORD = "hunter2-secret"
 DOCTOR_HINT = "Run `runstudio doctor` to see what is down."
 NO_RUN = "00000000-0000-0000-0000-000000000000"
-
-
-def runstudio(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", "from runstudio.cli import main; main()", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
