@@ -2,8 +2,12 @@
 VENV  := .venv
 PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+# The JSONata reference (jsonata-js) the conformance test compares with; installed once, offline after.
+JSONATA_REF_VERSION := 2.2.2
+JSONATA_REF_DIR     := .cache/jsonata-ref
+JSONATA_REF_STAMP   := $(JSONATA_REF_DIR)/.installed-$(JSONATA_REF_VERSION)
 
-.PHONY: up test lint install
+.PHONY: up test lint install jsonata-ref
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -13,12 +17,20 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+$(JSONATA_REF_STAMP):
+	mkdir -p $(JSONATA_REF_DIR)
+	npm install --prefix $(JSONATA_REF_DIR) --no-audit --no-fund --silent jsonata@$(JSONATA_REF_VERSION)
+	touch $(JSONATA_REF_STAMP)
+
+## Install the JSONata reference (node) for tests/conformance.
+jsonata-ref: $(JSONATA_REF_STAMP)
+
 ## Run the studio on the embedded default stack (Postgres + Temporal under ./.runstudio).
 up: $(STAMP)
 	$(VENV)/bin/runstudio up
 
 ## Lint, type-check and run the whole test suite against real embedded services.
-test: $(STAMP) lint
+test: $(STAMP) lint $(JSONATA_REF_STAMP)
 	$(VENV)/bin/pytest
 
 lint: $(STAMP)

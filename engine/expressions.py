@@ -36,9 +36,19 @@ Guardrails
     Python's ``RecursionError``) and a result that must be JSON — JSONata ``undefined`` becomes
     ``None`` — of at most ``max_output_bytes`` as compact UTF-8 JSON. The time limit reads the host's
     monotonic clock, which only decides *whether* an evaluation is allowed to finish, never its result.
-    It is checked between evaluation steps, so one long native call (a pathological regex) cannot be
-    interrupted. Every failure is an :class:`ExpressionError` naming the expression, the step path and
-    the reason.
+    The guardrails are pre-emptive (:mod:`engine.expression_guards`, which documents the limits): the
+    time is checked on entry to and exit from every evaluation step and inside the built-ins' own loops,
+    regular expressions run on RE2 in linear time (publish refuses backreferences and lookaround), and
+    ranges, built arrays, objects and strings have element and length limits. Every failure is an
+    :class:`ExpressionError` naming the expression, the step path and the reason, with the JSONata
+    error code and position when JSONata reported them (:data:`ERROR_CODES` lists the contract's own).
+
+Speed
+    Compiling is cached, and compiling also builds closures for the common shapes (paths, filters,
+    operators, pure built-ins, ``$map`` over a lambda; :mod:`engine.expression_fast`), which evaluate
+    them without the interpreter's per-node overhead and without copying the context; anything else, and
+    every error, goes through the interpreter. ``bench/expressions.py`` compares both with the JSONata
+    reference (BENCHMARKS.md).
 
 Three jsonata-python 0.7.1 flaws are designed around: its own timeout clock starts when an expression
 is compiled (cached expressions would time out at once), so the guard here is built per evaluation;
@@ -52,7 +62,6 @@ import copy
 import difflib
 import json
 import math
-import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -61,7 +70,11 @@ from typing import Any
 
 from jsonata import Functions, JException, Jsonata, Parser, Utils
 
+from engine import expression_fixes, expression_guards
 from engine.errors import RunStudioError
+from engine.expression_fast import Declined, FastProgram, compile_fast
+
+expression_guards.install()
 
 EXPR_KEY = "$expr"
 """The single key of an expression object."""
@@ -104,18 +117,49 @@ _SYMBOL: type[Any] = Parser.Symbol
 # jsonata-python raises this code for $error(); the evaluation records its own reason beside it.
 _RAISE_CODE = "D3137"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+ERROR_CODES: Mapping[str, str] = {
+    "D1011": "recursion deeper than the depth limit (JSONata's own code for its stack limit)",
+    "D1012": "ran longer than the time limit (JSONata's own code for its timeout)",
+    "RS1001": "a name starting with __ is reserved for the evaluator",
+    "RS1002": "a forbidden function was called",
+    "RS1003": "the result is not JSON",
+    "RS1004": "the result is larger than the output limit",
+    "RS1005": "the expression nests too deeply to compile or evaluate",
+    "RS1006": "the value of $expr is not a string",
+    "RS1007": "publish would refuse the expression (runstudio expr checks it as publish does)",
+    "RS1008": "the input to evaluate against is refused (runstudio expr: payload, vars, clock or case line)",
+    "D2014": "a range is over the element limit (JSONata's own code; engine.expression_guards.MAX_ELEMENTS)",
+    "RS2001": "a regular expression uses what RE2 cannot run in linear time (a backreference or lookaround)",
+    "RS2002": "a built array, object or string is over its limit (engine.expression_guards)",
+}
+"""The codes :class:`ExpressionError` carries for the contract's own rules (JSONata's codes otherwise)."""
 _MILLISECOND = timedelta(milliseconds=1)
 
 
 class ExpressionError(RunStudioError):
-    """An expression failed to compile, failed while running, or broke a guardrail."""
+    """An expression failed to compile, failed while running, or broke a guardrail.
 
-    def __init__(self, expression: str, step_path: str | None, reason: str) -> None:
+    ``code`` is the JSONata error code (``S0201``, ``T2001``, ``D1012``...) when JSONata reported the
+    failure, or one of this module's ``RS1xxx`` codes (:data:`ERROR_CODES`) for the contract's own rules;
+    ``position`` is the character offset in the expression JSONata reported, when it did.
+    """
+
+    def __init__(
+        self,
+        expression: str,
+        step_path: str | None,
+        reason: str,
+        code: str | None = None,
+        position: int | None = None,
+    ) -> None:
         # Every field goes to Exception so the error pickles (args round-trip to __init__).
-        super().__init__(expression, step_path, reason)
+        super().__init__(expression, step_path, reason, code, position)
         self.expression = expression
         self.step_path = step_path
         self.reason = reason
+        self.code = code
+        self.position = position
 
     def __str__(self) -> str:
         where = self.step_path if self.step_path is not None else "(no step)"
@@ -148,6 +192,8 @@ class Compiled:
     source: str
     program: Any
     """The ``jsonata.Jsonata`` instance; treat it as opaque."""
+    fast: FastProgram | None = None
+    """The same expression as closures (:mod:`engine.expression_fast`), when its shape allows."""
 
 
 def is_expression(value: object) -> bool:
@@ -159,15 +205,18 @@ def is_expression(value: object) -> bool:
 def compile_expression(source: str) -> Compiled:
     """Parse ``source`` once (cached); raise :class:`ExpressionError`, without a step path, if it fails."""
     program = _parse(source)
+    # Built-ins that compute what the JSONata reference computes (tests/conformance).
+    expression_fixes.register(program)
     _bind_bare_aliases(program.ast)
     for name in (*_variable_names(program.ast), *_locally_bound_names(program.ast)):
         if name.startswith(_RESERVED_PREFIX):
-            raise ExpressionError(source, None, f"${name}: names starting with __ are reserved")
+            raise ExpressionError(source, None, f"${name}: names starting with __ are reserved", "RS1001")
     program.set_validate_input(False)
     # The engine converts results itself; jsonata's in-place null conversion would mutate values that
     # alias the context.
     program.set_output_convert_nulls(False)
-    return Compiled(source=source, program=program)
+    fast = compile_fast(program, frozenset(_locally_bound_names(program.ast)), _FUNCTION_NAMES)
+    return Compiled(source=source, program=program, fast=fast)
 
 
 def evaluate(source: str, context: Mapping[str, Any], env: EvalEnv, *, step_path: str | None = None) -> Any:
@@ -178,27 +227,50 @@ def evaluate(source: str, context: Mapping[str, Any], env: EvalEnv, *, step_path
     try:
         compiled = compile_expression(source)
     except ExpressionError as exc:
-        raise ExpressionError(source, step_path, exc.reason) from None
+        raise ExpressionError(source, step_path, exc.reason, exc.code, exc.position) from None
     run = _Evaluation(env)
     document = context if isinstance(context, dict) else dict(context)
-    bindings = {key: value for key, value in document.items() if key not in _FUNCTION_NAMES}
-    bindings.update(run.bindings())
     try:
-        raw = compiled.program.evaluate(document, bindings)
+        with expression_guards.guarding(run.guard):
+            raw = _evaluate_raw(compiled, document, run)
     except RecursionError:
-        raise ExpressionError(source, step_path, "nests too deeply for the evaluator") from None
+        raise ExpressionError(source, step_path, "nests too deeply for the evaluator", "RS1005") from None
     except Exception as exc:
-        raise ExpressionError(source, step_path, run.violation or _describe(exc)) from None
+        if run.violation is not None:
+            raise ExpressionError(source, step_path, run.violation, run.violation_code) from None
+        raise ExpressionError(source, step_path, _describe(exc), *_code_and_position(exc)) from None
+    # A result built from shared references can be far larger as JSON than in memory: measure it
+    # with a walk that stops at the limit before serialising it.
+    if expression_guards.json_length_exceeds(raw, env.max_output_bytes):
+        raise ExpressionError(
+            source, step_path, f"the result is over the limit of {env.max_output_bytes} bytes of JSON", "RS1004"
+        )
     try:
         result = _to_json(raw)
-        size = len(json.dumps(result, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+        size = _json_size(result, env.max_output_bytes)
     except ValueError as exc:
-        raise ExpressionError(source, step_path, f"the result is not JSON: {exc}") from None
+        raise ExpressionError(source, step_path, f"the result is not JSON: {exc}", "RS1003") from None
     if size > env.max_output_bytes:
         raise ExpressionError(
-            source, step_path, f"the result is {size} bytes of JSON, over the limit of {env.max_output_bytes}"
+            source,
+            step_path,
+            f"the result is {size} bytes of JSON, over the limit of {env.max_output_bytes}",
+            "RS1004",
         )
     return result
+
+
+def _evaluate_raw(compiled: Compiled, document: dict[str, Any], run: "_Evaluation") -> Any:
+    """The library's raw result: from the fast path when it takes the expression, else the interpreter."""
+    if compiled.fast is not None:
+        try:
+            # The context's keys are the variables as they are: nothing is copied for the fast path.
+            return compiled.fast.run(document, document, run.guard)
+        except Declined:
+            pass  # evaluated from the start by the interpreter, which also gives every error
+    bindings = {key: value for key, value in document.items() if key not in _FUNCTION_NAMES}
+    bindings.update(run.bindings())
+    return compiled.program.evaluate(document, bindings)
 
 
 def resolve(value: Any, context: Mapping[str, Any], env: EvalEnv, *, step_path: str | None = None) -> Any:
@@ -207,7 +279,7 @@ def resolve(value: Any, context: Mapping[str, Any], env: EvalEnv, *, step_path: 
         if is_expression(value):
             source = value[EXPR_KEY]
             if not isinstance(source, str):
-                raise ExpressionError(repr(source), step_path, "the value of $expr must be a string")
+                raise ExpressionError(repr(source), step_path, "the value of $expr must be a string", "RS1006")
             return evaluate(source, context, env, step_path=step_path)
         return {key: resolve(item, context, env, step_path=step_path) for key, item in value.items()}
     if isinstance(value, list):
@@ -244,9 +316,9 @@ class _Evaluation:
     def __init__(self, env: EvalEnv) -> None:
         self.env = env
         self.violation: str | None = None
+        self.violation_code: str | None = None
         self._depth = 0
-        # Built per evaluation: a clock started at compile time is jsonata-python's timeout bug.
-        self._deadline = time.monotonic() + env.timeout_ms / 1000
+        self.guard = expression_guards.Guard(env.timeout_ms, self.fail)
 
     def bindings(self) -> dict[str, Any]:
         """The variables to bind for this evaluation: clock functions, $random and guard hooks."""
@@ -262,16 +334,17 @@ class _Evaluation:
         )
         return bindings
 
-    def fail(self, reason: str) -> JException:
-        """Record ``reason`` as this evaluation's failure and return a jsonata error to raise."""
+    def fail(self, reason: str, code: str | None = None) -> JException:
+        """Record ``reason`` (with its ``code``) as this evaluation's failure; return a jsonata error to raise."""
         if self.violation is None:
             self.violation = reason
+            self.violation_code = code
         # A JException passes unchanged through jsonata's handlers (others may be rewrapped).
         return JException(_RAISE_CODE, -1, reason)
 
     def _forbidden(self, name: str) -> Any:
         def reject(*_args: Any) -> None:
-            raise self.fail(f"${name}() is not available: {FORBIDDEN_FUNCTIONS[name]}")
+            raise self.fail(f"${name}() is not available: {FORBIDDEN_FUNCTIONS[name]}", "RS1002")
 
         return Jsonata.JLambda(reject)
 
@@ -279,15 +352,15 @@ class _Evaluation:
         self._depth += 1
         self._check()
 
-    def _exit(self, _node: Any, _input: Any, _frame: Any, _result: Any) -> None:
+    def _exit(self, _node: Any, _input: Any, _frame: Any, result: Any) -> None:
         self._depth -= 1
         self._check()
+        self.guard.check_built(result)
 
     def _check(self) -> None:
         if self._depth > self.env.max_depth:
-            raise self.fail(f"recursion deeper than the limit of {self.env.max_depth}")
-        if time.monotonic() > self._deadline:
-            raise self.fail(f"ran longer than the time limit of {self.env.timeout_ms} ms")
+            raise self.fail(f"recursion deeper than the limit of {self.env.max_depth}", "D1011")
+        self.guard.check_time()
 
     def _millis(self) -> int:
         return _epoch_millis(self.env.now())
@@ -304,11 +377,11 @@ def _parse(source: str) -> Any:
     holder = Jsonata.CURRENT
     previous = getattr(holder, "jsonata", None)
     try:
-        return Jsonata(source)
+        return Jsonata(source, expression_guards.re2_engine)
     except RecursionError:
-        raise ExpressionError(source, None, "nests too deeply to compile") from None
+        raise ExpressionError(source, None, "nests too deeply to compile", "RS1005") from None
     except Exception as exc:
-        raise ExpressionError(source, None, _describe(exc)) from None
+        raise ExpressionError(source, None, _describe(exc), *_code_and_position(exc)) from None
     finally:
         # Jsonata() makes the new program the thread's scratch instance, whose attributes every later
         # evaluation in the thread overwrites; restoring the previous one (or none, so jsonata makes a
@@ -323,7 +396,28 @@ def _describe(exc: Exception) -> str:
     if isinstance(exc, JException):
         where = f" at position {exc.location}" if isinstance(exc.location, int) and exc.location >= 0 else ""
         return f"{exc}{where} (JSONata {exc.error})"
-    return f"{type(exc).__name__}: {exc}"
+    # A Python exception's text means nothing to an author (expression_fixes maps it to a code).
+    return expression_fixes.describe_python_error(exc)[0]
+
+
+def _json_size(result: Any, limit: int) -> int:
+    """The size of ``result`` as compact UTF-8 JSON, or a bound of it no larger than ``limit`` when one
+    is evident without serialising (most results are one short string or number)."""
+    if result is None or isinstance(result, bool | int | float):
+        if limit >= 32:  # the longest number JSON text Python writes is 24 bytes
+            return 0
+    elif isinstance(result, str) and 6 * len(result) + 2 <= limit:
+        # Each character is at most 6 bytes as JSON (\uXXXX), or 4 bytes of UTF-8.
+        return 6 * len(result) + 2
+    return len(json.dumps(result, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+
+
+def _code_and_position(exc: Exception) -> tuple[str | None, int | None]:
+    """The JSONata error code and character position of ``exc``, when JSONata raised it."""
+    if not isinstance(exc, JException):
+        return expression_fixes.describe_python_error(exc)[1], None
+    location = exc.location if isinstance(exc.location, int) and exc.location >= 0 else None
+    return exc.error, location
 
 
 def _to_json(value: Any) -> Any:

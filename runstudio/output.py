@@ -66,13 +66,16 @@ def echo(text: object = "", *, err: bool = False) -> None:
     typer.echo(terminal_safe(text), err=err)
 
 
-def json_text(value: Any) -> str:
+def json_text(value: Any, *, indent: int | None = 2) -> str:
     """``value`` as indented JSON that always parses: datetimes as ISO strings, NaN/±Infinity as strings,
-    DEL, C1, lone surrogates and invisible characters as ``\\uXXXX`` escapes."""
+    DEL, C1, lone surrogates and invisible characters as ``\\uXXXX`` escapes. ``indent=None`` gives one
+    compact line (JSON-lines output)."""
+    separators = (",", ":") if indent is None else None
+    options: dict[str, Any] = {"default": _default, "ensure_ascii": False, "allow_nan": False}
     try:
-        text = json.dumps(value, indent=2, default=_default, ensure_ascii=False, allow_nan=False)
+        text = json.dumps(value, indent=indent, separators=separators, **options)
     except ValueError:
-        text = json.dumps(_finite(value), indent=2, default=_default, ensure_ascii=False, allow_nan=False)
+        text = json.dumps(_finite(value), indent=indent, separators=separators, **options)
     # Outside strings JSON holds only ASCII punctuation, digits and whitespace, so every match is in a string.
     return _JSON_UNSAFE.sub(lambda m: _json_escape(m.group()), text)
 

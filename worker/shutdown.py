@@ -12,9 +12,10 @@ Three layers, each for a state the one before cannot handle:
    grace period), the consumer and reconciler end, the pool closes.
 2. At grace + :data:`IN_PROCESS_MARGIN_S` a timer thread logs what is still in flight and calls
    ``os._exit``. A second stop signal does the same at once.
-3. When native code holds the GIL (a backtracking regex), neither of those runs. The watchdog process
-   (:mod:`worker.watchdog`) learns of the signal from CPython's C-level wakeup fd and, at grace +
-   :data:`WATCHDOG_MARGIN_S`, has :mod:`faulthandler` dump every thread's stack and SIGKILLs the worker.
+3. When native code holds the GIL (a long call into a C extension, e.g. a plugin's), neither of those
+   runs. The watchdog process (:mod:`worker.watchdog`) learns of the signal from CPython's C-level
+   wakeup fd and, at grace + :data:`WATCHDOG_MARGIN_S`, has :mod:`faulthandler` dump every thread's
+   stack and SIGKILLs the worker.
 """
 
 import contextlib

@@ -1,7 +1,7 @@
 """The worker's last-resort stop: a tiny separate process that kills the worker if a stop signal is ignored.
 
-A CPU-bound native call in workflow code (a backtracking regular expression inside ``re``) holds the
-GIL for as long as it runs, so no Python code of the worker runs either: not its signal handler, not a
+A CPU-bound native call (a C extension that never releases the GIL, such as a backtracking ``re`` match)
+holds the GIL for as long as it runs, so no Python code of the worker runs either: not its signal handler, not a
 timer thread. Only the C-level part of CPython's signal handling still works, and it writes each caught
 signal's number to the fd given to :func:`signal.set_wakeup_fd`. This process reads that pipe: from the
 first SIGTERM/SIGINT it allows ``deadline`` seconds (one more stop signal cuts that to a second), then
@@ -53,7 +53,7 @@ def _kill(pid: int, pipe_fd: int, stops: int, deadline_s: float) -> None:
     why = "a second stop signal" if stops >= 2 else f"{deadline_s:g} s after SIGTERM/SIGINT"
     sys.stderr.write(
         f"runstudio worker watchdog: worker pid {pid} is still running {why}; its interpreter is blocked "
-        "(e.g. a long regular expression in workflow code). Dumping its threads, then killing it; "
+        "(a long native call). Dumping its threads, then killing it; "
         "Temporal keeps its runs and another worker resumes them.\n"
     )
     sys.stderr.flush()

@@ -5,7 +5,7 @@ import typer
 
 def register_all(app: typer.Typer) -> None:
     """Attach every command group to ``app``."""
-    from runstudio.commands import admin, cancel, controls, events, runs, services, tui, up, worker
+    from runstudio.commands import admin, cancel, controls, events, expr, runs, services, tui, up, worker
 
     up.register(app)
     services.register(app)
@@ -15,4 +15,5 @@ def register_all(app: typer.Typer) -> None:
     controls.register(app)
     cancel.register(app)
     events.register(app)
+    expr.register(app)
     tui.register(app)

@@ -247,9 +247,12 @@ class TestErrors:
             evaluate("$error('boom')", {}, ENV, step_path="root.steps[0].then[2]")
         assert caught.value.step_path == "root.steps[0].then[2]"
 
-    def test_type_error_from_python(self) -> None:
-        with pytest.raises(ExpressionError, match="ZeroDivisionError"):
+    def test_division_by_zero_is_a_jsonata_code_not_python_text(self) -> None:
+        # Issue 10: an author sees JSONata's code (D1001), never "ZeroDivisionError".
+        with pytest.raises(ExpressionError, match="D1001") as caught:
             evaluate("1 / 0", {}, ENV)
+        assert caught.value.code == "D1001"
+        assert "ZeroDivisionError" not in caught.value.reason
 
     def test_without_a_step_path(self) -> None:
         with pytest.raises(ExpressionError, match=r"at \(no step\)"):

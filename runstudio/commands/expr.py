@@ -1,0 +1,267 @@
+"""``runstudio expr``: evaluate JSONata exactly as a workflow step would, without any service.
+
+The expression is checked as publish checks it, then evaluated by :mod:`engine.expressions` (the same
+functions, guardrails and limits as in workflow code) against the context a run would have::
+
+    {"payload": <--payload>, "vars": <--vars>,
+     "meta": {"run_id": "expr", "workflow_id": "expr", "workflow_version": 1, "tenant": <--tenant>,
+              "attempt": 1}}
+
+The clock (``$now()``, ``$millis()``, ``nowIso()``) is fixed, as ``workflow.now()`` is within a workflow
+task: ``--now`` (ISO-8601; without a zone it counts as UTC), or else the current time truncated to
+whole milliseconds, read once per process, so every case of a ``--cases`` file sees the same clock
+(a case line may carry its own ``"now"``).
+
+It starts nothing (no database, no Temporal): it is the author's loop for trying expressions.
+"""
+
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any, TextIO
+
+import typer
+
+from engine.expressions import EvalEnv, ExpressionError, check_expression, evaluate
+from engine.inbound import InboundRejected, check_json
+from engine.services.payloads import PayloadRejected, parse_json_text
+from runstudio.context import options
+from runstudio.output import echo, json_text, print_json
+
+REFUSED_AT_PUBLISH = "RS1007"
+"""Error code when publish would refuse the expression (see ``engine.expressions.ERROR_CODES``)."""
+BAD_INPUT = "RS1008"
+"""Error code when the payload, vars, clock or a case line cannot be used."""
+
+EXAMPLES = (
+    """Examples:
+
+  runstudio expr 'payload.ticket.id' --payload '{"ticket": {"id": "T-1"}}'
+    {"value": "T-1"}
+
+  runstudio expr '$sum(payload.items.price)' --payload @order.json
+
+  runstudio expr 'vars.count + 1' --vars '{"count": 2}'
+
+  runstudio expr 'nowIso()' --now 2024-05-01T12:00:00Z
+    {"value": "2024-05-01T12:00:00.000Z"}
+
+  runstudio expr 'payload.('     (exit 1)
+    {"error": {"code": "S0203", "message": "Expected ) ...", "position": 9}}
+
+  runstudio expr --cases cases.jsonl > results.jsonl
+    in:  {"id": "c1", "expr": "payload.a * 2", "payload": {"a": 21}}
+    out: {"id": "c1", "value": 42}
+
+"""
+    "Error codes are JSONata's (S0xxx syntax, T0xxx types, D3xxx evaluation, D1011 depth limit, D1012 time "
+    "limit) or the contract's own RS1xxx (ERROR_CODES in engine/expressions.py): RS1007 means publish would "
+    "refuse the expression, RS1008 that the payload, vars, --now or a case line is unusable."
+)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of one evaluation: ``value`` when ``error`` is None, else the error object."""
+
+    value: Any = None
+    error: dict[str, Any] | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        """``{"value": …}`` or ``{"error": {"code", "message", "position"}}`` (SPEC §10)."""
+        return {"value": self.value} if self.error is None else {"error": self.error}
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``expr`` to the root app."""
+    app.command("expr", epilog=EXAMPLES)(expr_command)
+
+
+def expr_command(
+    ctx: typer.Context,
+    expression: Annotated[
+        str | None,
+        typer.Argument(metavar="EXPRESSION", help="The JSONata expression (omit it with --cases).", show_default=False),
+    ] = None,
+    payload: Annotated[
+        str | None, typer.Option("--payload", help="The run's payload: a JSON object, or @FILE. Default {}.")
+    ] = None,
+    variables: Annotated[
+        str | None, typer.Option("--vars", help="The run's vars: a JSON object, or @FILE. Default {}.")
+    ] = None,
+    now: Annotated[
+        str | None,
+        typer.Option("--now", help="The fixed clock, ISO-8601 (no zone = UTC). Default: now, to the millisecond."),
+    ] = None,
+    cases: Annotated[
+        Path | None,
+        typer.Option(
+            "--cases",
+            help="Evaluate every JSON line {id, expr, payload, vars} of FILE ('-' for stdin; a line may also "
+            'give its own "now"); one JSON line per case, {id, value} or {id, error}. Exit 1 only if a '
+            "line is unusable.",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (expr always does).")] = False,
+) -> None:
+    """Evaluate EXPRESSION as a workflow step would and print {"value": …}, or {"error": …} with exit 1."""
+    del as_json  # output is JSON either way; the flag exists because every command accepts it
+    tenant = options(ctx).tenant
+    if cases is not None:
+        if expression is not None:
+            raise typer.BadParameter("give either EXPRESSION or --cases, not both", param_hint="--cases")
+        raise typer.Exit(_run_cases(cases, tenant=tenant, now=now))
+    if expression is None:
+        raise typer.BadParameter("give an EXPRESSION to evaluate, or --cases FILE", param_hint="EXPRESSION")
+
+    try:
+        env = clock_env(now)
+        context = build_context(
+            _read_object_option(payload, "--payload"), _read_object_option(variables, "--vars"), tenant=tenant
+        )
+        outcome = evaluate_for_author(expression, context, env)
+    except (PayloadRejected, InboundRejected, ValueError) as exc:
+        outcome = Outcome(error={"code": BAD_INPUT, "message": str(exc), "position": None})
+    print_json(outcome.as_json())
+    if outcome.error is not None:
+        echo(f"error: {outcome.error['message']}", err=True)
+        raise typer.Exit(1)
+
+
+def evaluate_for_author(expression: str, context: dict[str, Any], env: EvalEnv) -> Outcome:
+    """Check ``expression`` as publish does, then evaluate it under the workflow contract."""
+    try:
+        check_json(expression, what="expression")
+    except InboundRejected as exc:
+        return Outcome(error={"code": BAD_INPUT, "message": str(exc), "position": None})
+    problems = _publish_problems(expression)
+    # A compile error is reported by evaluating, which gives its JSONata code and position.
+    if problems and not problems[0].startswith("does not compile"):
+        return Outcome(error={"code": REFUSED_AT_PUBLISH, "message": "; ".join(problems), "position": None})
+    try:
+        return Outcome(value=evaluate(expression, context, env, step_path="expr"))
+    except ExpressionError as exc:
+        return Outcome(error={"code": exc.code, "message": exc.reason, "position": exc.position})
+
+
+def build_context(payload: dict[str, Any], variables: dict[str, Any], *, tenant: str) -> dict[str, Any]:
+    """The context a run of a one-step workflow would evaluate against (see the module docstring)."""
+    meta = {"run_id": "expr", "workflow_id": "expr", "workflow_version": 1, "tenant": tenant, "attempt": 1}
+    return {"payload": payload, "vars": variables, "meta": meta}
+
+
+def clock_env(now: str | None) -> EvalEnv:
+    """An :class:`EvalEnv` whose clock is fixed at ``now`` (ISO-8601) or at the current millisecond.
+
+    Raises ``ValueError`` naming ``--now`` when the text is not an ISO-8601 date-time.
+    """
+    if now is None:
+        moment = _current_millisecond()
+    else:
+        try:
+            moment = datetime.fromisoformat(now)
+        except ValueError:
+            raise ValueError(f"--now {now!r} is not an ISO-8601 date-time such as 2024-05-01T12:00:00Z") from None
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return EvalEnv(now=lambda: moment)
+
+
+def run_case_lines(lines: Iterable[str], *, tenant: str, env: EvalEnv) -> Iterator[tuple[dict[str, Any], bool]]:
+    """Evaluate each non-blank JSON line; yield ``({"id", "value"} | {"id", "error"}, line_was_usable)``."""
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        case_id: Any = None
+        try:
+            case = parse_json_text(line, what=f"case line {number}")
+            if not isinstance(case, dict):
+                raise ValueError(f"case line {number} must be a JSON object, got {type(case).__name__}")
+            case_id = case.get("id")
+            expression = case.get("expr")
+            if not isinstance(expression, str):
+                raise ValueError(f"case line {number}: expr must be a string")
+            context = build_context(
+                _object_field(case, "payload", number), _object_field(case, "vars", number), tenant=tenant
+            )
+            case_env = clock_env(case["now"]) if isinstance(case.get("now"), str) else env
+        except (PayloadRejected, ValueError) as exc:
+            yield {"id": case_id, "error": {"code": BAD_INPUT, "message": str(exc), "position": None}}, False
+            continue
+        yield {"id": case_id, **evaluate_for_author(expression, context, case_env).as_json()}, True
+
+
+def _run_cases(path: Path, *, tenant: str, now: str | None) -> int:
+    try:
+        env = clock_env(now)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--now") from None
+    if str(path) == "-":
+        return _write_results(sys.stdin, tenant=tenant, env=env)
+    try:
+        with path.open(encoding="utf-8") as stream:
+            return _write_results(stream, tenant=tenant, env=env)
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else f"not UTF-8 ({exc.reason})"
+        raise typer.BadParameter(f"cannot read {path}: {reason}", param_hint="--cases") from None
+
+
+def _write_results(stream: TextIO, *, tenant: str, env: EvalEnv) -> int:
+    out = sys.stdout
+    all_usable = True
+    for record, usable in run_case_lines(stream, tenant=tenant, env=env):
+        all_usable = all_usable and usable
+        out.write(json_text(record, indent=None) + "\n")
+    out.flush()
+    return 0 if all_usable else 1
+
+
+def _read_object_option(value: str | None, option: str) -> dict[str, Any]:
+    """``--payload``/``--vars``: JSON object text or ``@FILE``, through the inbound rules; absent is ``{}``."""
+    if value is None:
+        return {}
+    text = value
+    if value.startswith("@"):
+        try:
+            text = Path(value[1:]).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8"
+            raise ValueError(f"cannot read {option} file {value[1:]}: {reason}") from None
+    parsed = parse_json_text(text, what=option)
+    if not isinstance(parsed, dict):
+        raise ValueError(f"{option} must be a JSON object, got {_json_type(parsed)}")
+    return parsed
+
+
+def _object_field(case: dict[str, Any], field: str, number: int) -> dict[str, Any]:
+    value = case.get(field)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"case line {number}: {field} must be a JSON object, got {_json_type(value)}")
+    return value
+
+
+def _json_type(value: object) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    return "a number" if isinstance(value, int | float) else "null"
+
+
+@lru_cache(maxsize=1024)
+def _publish_problems(expression: str) -> list[str]:
+    # Cached: a cases file often repeats an expression over many documents.
+    return check_expression(expression)
+
+
+@lru_cache(maxsize=1)
+def _current_millisecond() -> datetime:
+    # Read once per process: every evaluation of one invocation sees one clock, as a workflow task does.
+    moment = datetime.now(UTC)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
