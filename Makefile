@@ -37,3 +37,9 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy engine worker runstudio studio_tui
+
+## Fault-injection suite (tests/faults) at the developer size (≤ 10 min): one line of figures per
+## scenario, then the total. `make test` runs the same scenarios at the quick size.
+.PHONY: faults
+faults: $(STAMP)
+	RUNSTUDIO_FAULTS_SIZE=dev $(VENV)/bin/pytest tests/faults -m faults -q -p no:cacheprovider
