@@ -1,10 +1,13 @@
 """Does an event satisfy an ``event.wait``? Pure, so the workflow can decide it during replay."""
 
+import json
 from typing import Any
 
 from engine.interpreter.effects import WaitEvent
 
 _MISSING = object()
+_SHOWN_LIMIT = 60
+"""Characters of a value shown in a non-match reason."""
 
 
 def _lookup(payload: Any, path: str) -> Any:
@@ -50,10 +53,32 @@ def _compare(actual: Any, op: str, expected: Any) -> bool:
     return bool(actual > expected) if op == ">" else bool(actual < expected)
 
 
+def _shown(value: Any) -> str:
+    """A value as JSON text, cut to a readable length (the reason is projected and shown to operators)."""
+    if value is _MISSING:
+        return "missing"
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    return text if len(text) <= _SHOWN_LIMIT else text[: _SHOWN_LIMIT - 1] + "…"
+
+
+def mismatch(wait: WaitEvent, *, event_name: str, correlation_key: str | None, payload: Any) -> str | None:
+    """``None`` when the event satisfies the wait; otherwise the first condition that failed, in words.
+
+    For a filter: ``amount > 100 was 50`` (the path as authored, the expected and the actual value as JSON).
+    """
+    if event_name != wait.event_name:
+        return f"event name {_shown(event_name)} is not {_shown(wait.event_name)}"
+    if wait.correlation_key is not None and correlation_key != wait.correlation_key:
+        return f"correlation key {_shown(correlation_key)} is not {_shown(wait.correlation_key)}"
+    for f in wait.filters:
+        actual = _lookup(payload, f["path"])
+        if not _compare(actual, f["op"], f.get("value")):
+            if f["op"] == "exists":
+                return f"{f['path']} exists was missing"
+            return f"{f['path']} {f['op']} {_shown(f.get('value'))} was {_shown(actual)}"
+    return None
+
+
 def event_matches(wait: WaitEvent, *, event_name: str, correlation_key: str | None, payload: Any) -> bool:
     """True when name and key are the wait's and every filter holds on the payload."""
-    if event_name != wait.event_name:
-        return False
-    if wait.correlation_key is not None and correlation_key != wait.correlation_key:
-        return False
-    return all(_compare(_lookup(payload, f["path"]), f["op"], f.get("value")) for f in wait.filters)
+    return mismatch(wait, event_name=event_name, correlation_key=correlation_key, payload=payload) is None

@@ -45,10 +45,12 @@ UPDATE workflow_runs
 
 UPSERT_WAIT = """
 INSERT INTO workflow_run_waits (tenant, run_id, seq, step_path, wait_type, event_name, correlation_key, filters,
-                                timeout_at, status, payload, resolved_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                                timeout_at, status, payload, resolved_at, matched_event_id, non_match)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 ON CONFLICT (tenant, run_id, seq) DO UPDATE
-   SET status = EXCLUDED.status, payload = EXCLUDED.payload, resolved_at = EXCLUDED.resolved_at
+   SET status = EXCLUDED.status, payload = EXCLUDED.payload, resolved_at = EXCLUDED.resolved_at,
+       matched_event_id = EXCLUDED.matched_event_id,
+       non_match = coalesce(EXCLUDED.non_match, workflow_run_waits.non_match)
  WHERE workflow_run_waits.status = 'WAITING'
 """
 
@@ -122,6 +124,8 @@ def _wait_args(tenant: str, run_id: str, w: WaitRecord) -> tuple[Any, ...]:
         w.status,
         w.payload,
         w.resolved_at,
+        w.matched_event_id,
+        None if w.non_match is None else w.non_match.model_dump(mode="json"),
     )
 
 

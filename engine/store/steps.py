@@ -14,7 +14,7 @@ SELECT seq, attempt, path, step_id, step_type, iteration, status, started_at, co
 
 RUN_WAITS = """
 SELECT seq, step_path, wait_type, event_name, correlation_key, filters, timeout_at, status, payload, created_at,
-       resolved_at
+       resolved_at, matched_event_id, non_match
   FROM workflow_run_waits WHERE tenant = $1 AND run_id = $2 ORDER BY seq
 """
 
@@ -55,6 +55,10 @@ class WaitRow(BaseModel):
     payload: Any
     created_at: datetime
     resolved_at: datetime | None
+    matched_event_id: str | None = None
+    """The event that resolved an event wait."""
+    non_match: dict[str, Any] | None = None
+    """``{event_id, reason, at}`` of the latest event that reached the wait without satisfying it."""
 
 
 class InvocationRow(BaseModel):

@@ -70,6 +70,15 @@ class LoadedRun(BaseModel):
     payload: dict[str, Any]
 
 
+class NonMatch(BaseModel):
+    """An event delivered to an event wait that did not satisfy it: which condition failed."""
+
+    event_id: str
+    reason: str
+    """E.g. ``amount > 100 was 50``."""
+    at: datetime
+
+
 class WaitRecord(BaseModel):
     """One wait as the read-model shows it; keyed by the step's seq."""
 
@@ -83,6 +92,10 @@ class WaitRecord(BaseModel):
     timeout_at: datetime | None = None
     payload: Any = None
     resolved_at: datetime | None = None
+    matched_event_id: str | None = None
+    """The event that resolved an event wait."""
+    non_match: NonMatch | None = None
+    """The latest event that reached the wait but did not satisfy it, and why."""
 
 
 class TaskRecord(BaseModel):

@@ -38,7 +38,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from engine.interpreter.errors import InterpreterCorruption
     from engine.interpreter.machine import Interpreter
-    from engine.interpreter.matching import event_matches
+    from engine.interpreter.matching import mismatch
     from engine.interpreter.state import InterpreterState
     from engine.temporal import MAX_CHILD_DEPTH, TASK_QUEUE, WORKFLOW_NAME, workflow_id_for_run
     from engine.temporal import contracts as c
@@ -62,6 +62,14 @@ _CANCELED = {"category": "Canceled", "message": "canceled by request"}
 _ACTION_TIMEOUT = timedelta(minutes=5)
 # Actions heartbeat every few seconds; a silent one means its worker died and the attempt is retried.
 _ACTION_HEARTBEAT_TIMEOUT = timedelta(seconds=20)
+_PROJECT_NON_MATCHES = "project-non-matching-events"
+"""Patch id: an event wait projects a non-matching delivery at once (histories without it replay as before)."""
+_KEEP_EVENTS_OF_THE_OPENING_TASK = "keep-events-of-the-opening-task"
+"""Patch id: opening an event wait keeps the events delivered in the same workflow task.
+
+The wait row commits inside the task that opens the wait, so ingress can signal before that task
+completes; if its worker dies, the retried task is handed the signal first and must not drop it.
+"""
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -71,6 +79,8 @@ class RunWorkflow:
     def __init__(self) -> None:
         # Events received since the current event wait was announced; older ones can never match.
         self._events: list[c.EventSignal] = []
+        # The history length each of ``_events`` arrived at: equal lengths mean the same workflow task.
+        self._event_arrivals: list[int] = []
         # Events that resolved a wait: a redelivery of one of them must not satisfy a later wait.
         self._consumed_event_ids: set[str] = set()
         self._completions: dict[str, c.TaskCompletion] = {}
@@ -80,6 +90,8 @@ class RunWorkflow:
         # Closed waits and tasks not yet projected: they ride along with the next projection.
         self._resolved_waits: list[c.WaitRecord] = []
         self._resolved_tasks: list[c.TaskRecord] = []
+        # The latest event that reached the current event wait without satisfying it.
+        self._non_match: c.NonMatch | None = None
 
     # -- signals and queries ----------------------------------------------------------------------
 
@@ -88,6 +100,7 @@ class RunWorkflow:
         """An event for this run's tenant, name and key; ignored unless the current wait matches."""
         if signal.event_id not in self._consumed_event_ids:
             self._events.append(signal)
+            self._event_arrivals.append(workflow.info().get_current_history_length())
 
     @workflow.signal
     def complete_task(self, completion: c.TaskCompletion) -> None:
@@ -266,29 +279,65 @@ class RunWorkflow:
             filters=effect.filters,
             timeout_at=None if timeout is None else workflow.now() + timeout,
         )
-        # Only events that arrive once this wait is announced can satisfy it.
-        self._events.clear()
+        # Only events that arrive once this wait is announced can satisfy it — and those delivered in the
+        # task announcing it, which ingress may have sent as soon as the wait row committed.
+        self._keep_events_of_this_task()
+        self._non_match = None
         await self._open(interp, record)
+        # Runs recorded before a non-match was projected at once replay as they ran: one timer, no extra write.
+        project_non_matches = workflow.patched(_PROJECT_NON_MATCHES)
+        deadline = None if timeout is None else workflow.now() + timeout
         matched: list[c.EventSignal] = []
+        checked = 0
+        unprojected = False
 
         def ready() -> bool:
-            for signal in self._events:
-                if event_matches(
+            nonlocal checked, unprojected
+            # Signals are only appended and matching is pure, so each one needs deciding once.
+            for signal in self._events[checked:]:
+                checked += 1
+                reason = mismatch(
                     effect, event_name=signal.event_name, correlation_key=signal.correlation_key, payload=signal.payload
-                ):
+                )
+                if reason is None:
                     matched.append(signal)
                     return True
-            return False
+                self._non_match = c.NonMatch(event_id=signal.event_id, reason=reason, at=workflow.now())
+                unprojected = True
+            return project_non_matches and unprojected
 
-        try:
-            await workflow.wait_condition(ready, timeout=timeout)
-        except TimeoutError:
-            self._close(status="TIMED_OUT")
-            return WaitTimedOut()
+        remaining = timeout
+        while True:
+            try:
+                await workflow.wait_condition(ready, timeout=remaining)
+            except TimeoutError:
+                self._close(status="TIMED_OUT")
+                return WaitTimedOut()
+            if matched:
+                break
+            # Woken by an event that did not match: say why while the run keeps waiting.
+            unprojected = False
+            if self._open_wait is not None:
+                self._open_wait = self._open_wait.model_copy(update={"non_match": self._non_match})
+                await self._flush(interp, status="WAITING", waits=[self._open_wait])
+            if deadline is not None:
+                remaining = max(deadline - workflow.now(), timedelta(milliseconds=1))
         self._consumed_event_ids.add(matched[0].event_id)
         self._events.clear()
-        self._close(status="RESOLVED", payload=matched[0].payload)
+        self._event_arrivals.clear()
+        self._close(status="RESOLVED", payload=matched[0].payload, matched_event_id=matched[0].event_id)
         return WaitResolved(value=matched[0].payload)
+
+    def _keep_events_of_this_task(self) -> None:
+        """Drop the events received in earlier workflow tasks; keep those of this one (see the patch id)."""
+        if not workflow.patched(_KEEP_EVENTS_OF_THE_OPENING_TASK):
+            self._events.clear()
+            self._event_arrivals.clear()
+            return
+        now = workflow.info().get_current_history_length()
+        kept = [(signal, at) for signal, at in zip(self._events, self._event_arrivals, strict=True) if at == now]
+        self._events = [signal for signal, _ in kept]
+        self._event_arrivals = [at for _, at in kept]
 
     async def _human_task(self, interp: Interpreter, effect: HumanTask) -> Outcome:
         task_id = str(workflow.uuid4())
@@ -382,13 +431,22 @@ class RunWorkflow:
         self._open_wait, self._open_task = wait, task
         await self._flush(interp, status="WAITING", waits=[wait], tasks=[task] if task else [])
 
-    def _close(self, *, status: str, payload: Any = None, completed_by: str | None = None) -> None:
+    def _close(
+        self, *, status: str, payload: Any = None, completed_by: str | None = None, matched_event_id: str | None = None
+    ) -> None:
         """Close the open wait (and task); the change is projected with the next write."""
         now = workflow.now()
         if self._open_wait is not None:
-            self._resolved_waits.append(
-                self._open_wait.model_copy(update={"status": status, "payload": payload, "resolved_at": now})
-            )
+            update: dict[str, Any] = {
+                "status": status,
+                "payload": payload,
+                "resolved_at": now,
+                "matched_event_id": matched_event_id,
+            }
+            if self._non_match is not None:
+                update["non_match"] = self._non_match
+            self._resolved_waits.append(self._open_wait.model_copy(update=update))
+        self._non_match = None
         if self._open_task is not None:
             task_status = {"RESOLVED": "COMPLETED"}.get(status, status)
             self._resolved_tasks.append(
