@@ -39,6 +39,11 @@ class Settings(BaseSettings):
         return frozenset(h.strip().lower() for h in self.http_allowed_hosts_csv.split(",") if h.strip())
 
     @property
+    def exports_dir(self) -> Path:
+        """Where run exports go unless told otherwise: ``$RUNSTUDIO_HOME/exports`` (absolute)."""
+        return (self.home / "exports").resolve()
+
+    @property
     def uses_embedded_stack(self) -> bool:
         """True when at least one service must come from the embedded stack."""
         return self.database_url is None or self.temporal_address is None

@@ -37,6 +37,7 @@ from urllib.parse import quote
 import psutil
 
 from engine.errors import ConfigurationError
+from engine.temporal import DEV_SERVER_POLL_FLAGS
 
 DATABASE_NAME = "runstudio"
 TEMPORAL_NAMESPACE = "default"
@@ -689,6 +690,8 @@ def _launch_temporal(home: Path) -> _TemporalLaunch:
     command += ["--db-filename", str(home / "temporal.db"), "--log-level", "warn"]
     # The default (20) rounds every workflow-task dispatch up to ~50 ms.
     command += ["--dynamic-config-value", "history.transferProcessorMaxPollRPS=1000"]
+    # Idle polls end every few seconds so a dead worker's last-seen time shows within ~10 s (POLLER_FRESHNESS).
+    command += list(DEV_SERVER_POLL_FLAGS)
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
         banner = f"--- {datetime.now(UTC).isoformat()} starting the dev server on port {port}\n"

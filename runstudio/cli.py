@@ -9,6 +9,7 @@ import sys
 import traceback
 
 import typer
+from typer._click.exceptions import ClickException, UsageError
 
 from engine.config import load_settings
 from engine.errors import RunStudioError, ServiceUnavailableError
@@ -17,12 +18,14 @@ from engine.services.context import unavailable_error
 from engine.stack import Endpoints
 from runstudio.commands import register_all
 from runstudio.context import GlobalOptions
-from runstudio.output import terminal_safe
+from runstudio.errors import USAGE_EXIT, UsageProblem, print_error, with_help_hint
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok; 1 refused or failed (the reason is one `error:` line on stderr, e.g. a service "
     "that is unreachable, with `runstudio doctor` as the fix); 2 usage error (unknown command or option, "
-    "bad argument); 130 interrupted."
+    "bad argument) such as --payload that is not a JSON object, also one `error:` line, naming the command's "
+    "--help; 130 interrupted. Every command accepts --json; a run id may be given as a unique prefix of 6+ hex "
+    "characters."
 )
 """The contract every command keeps, shown under the top-level ``--help``."""
 
@@ -46,7 +49,7 @@ def _global_options(
     try:
         check_text(tenant, what="--tenant", max_length=MAX_NAME_LENGTH)
     except InboundRejected as exc:
-        raise typer.BadParameter(str(exc), param_hint="--tenant") from exc
+        raise typer.BadParameter(str(exc), ctx=ctx, param_hint="--tenant") from exc
     ctx.obj = GlobalOptions(tenant=tenant)
 
 
@@ -56,17 +59,23 @@ register_all(app)
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code instead of exiting (used by ``main`` and tests).
 
-    Typer runs in standalone mode, so usage errors print their help and exit 2, and every normal ending
-    is a ``SystemExit``; our own errors become one ``error:`` line on stderr (exit 1) instead of a
-    traceback. A Postgres or Temporal outage that escaped the services layer is still named as one.
+    Every failure reaches the person as one ``error:`` line on stderr: a usage error (unknown command or
+    option, missing or malformed argument, a value such as ``--payload`` that is not JSON) exits 2 and
+    names the command's ``--help``; a refusal or failure (``RunStudioError``, an outage) exits 1.
+    Typer runs outside standalone mode so that its boxed usage errors never reach the terminal.
     """
     try:
-        app(args=argv, prog_name="runstudio")
+        code = app(args=argv, prog_name="runstudio", standalone_mode=False)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except UsageProblem as exc:
+        return print_error(exc.message, exit_code=USAGE_EXIT)
+    except ClickException as exc:
+        return _click_error(exc)
+    except typer.Abort:
+        return print_error("aborted; nothing was changed")
     except RunStudioError as exc:
-        print(f"error: {terminal_safe(exc)}", file=sys.stderr)
-        return 1
+        return print_error(str(exc))
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return 130
@@ -75,22 +84,27 @@ def run(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         outage = _configured_outage(exc)
         if outage is not None:
-            print(f"error: {terminal_safe(outage)}", file=sys.stderr)
-            return 1
+            return print_error(str(outage))
         if _is_unmigrated(exc):
-            print(
-                f"error: the database has no Run Studio schema yet ({terminal_safe(exc)}). "
-                "Run `runstudio migrate` (or `runstudio up`), then try again.",
-                file=sys.stderr,
+            return print_error(
+                f"the database has no Run Studio schema yet ({exc}). "
+                "Run `runstudio migrate` (or `runstudio up`), then try again."
             )
-            return 1
-        print(
-            f"error: unexpected {type(exc).__name__}: {terminal_safe(exc)}\n"
-            "Re-run with RUNSTUDIO_DEBUG=1 for a traceback, and report it if it persists.",
-            file=sys.stderr,
+        return print_error(
+            f"unexpected {type(exc).__name__}: {exc}. "
+            "Re-run with RUNSTUDIO_DEBUG=1 for a traceback, and report it if it persists."
         )
-        return 1
-    return 0
+    return code if isinstance(code, int) else 0
+
+
+def _click_error(exc: ClickException) -> int:
+    """A usage error raised by the argument parser, as one ``error:`` line naming the command's help."""
+    if type(exc).__name__ == "NoArgsIsHelpError":
+        return USAGE_EXIT  # the help was printed already, which is the answer to "no arguments"
+    if not isinstance(exc, UsageError):
+        return print_error(exc.format_message(), exit_code=exc.exit_code)
+    command = exc.ctx.command_path if exc.ctx is not None else "runstudio"
+    return print_error(with_help_hint(exc.format_message(), command), exit_code=USAGE_EXIT)
 
 
 def _configured_outage(exc: Exception) -> ServiceUnavailableError | None:

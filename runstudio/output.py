@@ -17,13 +17,10 @@ import math
 import re
 from collections.abc import Sequence
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import typer
 from rich.cells import cell_len
-
-from engine.services.payloads import parse_payload_text
 
 # Unicode format characters (Cf: bidi marks, embeddings, overrides and isolates, zero-width characters,
 # BOM, tags) and the line/paragraph separators (Zl, Zp), as of Unicode 15. A unit test checks the list
@@ -118,16 +115,3 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> Non
     for row in [header_cells, *cells]:
         line = "  ".join(c + " " * (w - cell_len(c)) for c, w in zip(row, widths, strict=True))
         typer.echo(line.rstrip())
-
-
-def read_payload_option(value: str | None) -> dict[str, Any]:
-    """``--payload`` as JSON text, or ``@path`` to read it from a file; absent means ``{}``."""
-    if value is None:
-        return {}
-    if value.startswith("@"):
-        path = Path(value[1:])
-        try:
-            value = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise typer.BadParameter(f"cannot read payload file {path}: {exc.strerror}") from exc
-    return parse_payload_text(value)

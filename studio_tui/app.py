@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from pathlib import Path
 from typing import ClassVar, Final
 
 from rich.text import Text
@@ -17,9 +18,10 @@ from textual.widgets import Static
 
 from engine.services.context import ServiceContext
 from engine.services.doctor import run_checks
+from engine.services.health import worker_presence
 from studio_tui.commands import StudioCommands
 from studio_tui.failures import failure_text
-from studio_tui.health import Health, health_from_checks
+from studio_tui.health import Health, health_from_checks, keep_workers, with_workers
 from studio_tui.messages import OpenRun
 from studio_tui.sanitize import safe_text
 from studio_tui.screens.help import HelpScreen
@@ -32,6 +34,11 @@ ServicesOpener = Callable[[], AbstractAsyncContextManager[ServiceContext]]
 
 HEALTH_SECONDS: Final = 10.0
 """How often the header's health is checked (each check opens a connection to Postgres and to Temporal)."""
+
+WORKERS_SECONDS: Final = 2.0
+"""How often the header asks Temporal who polls the task queue (one RPC on the open client).
+
+With ``POLLER_FRESHNESS`` (10 s) this shows a dead worker as "✗ 0 workers" within about 12 s of its death."""
 
 MUTATING_ACTIONS: Final = frozenset({"bulk_cancel"})
 """App actions (palette entries) that change runs: refused in read-only mode."""
@@ -70,10 +77,14 @@ class RunStudioApp(App[None]):
             self.error = error
             super().__init__()
 
-    def __init__(self, services: ServiceContext | ServicesOpener, *, read_only: bool = False) -> None:
+    def __init__(
+        self, services: ServiceContext | ServicesOpener, *, read_only: bool = False, exports_dir: Path | None = None
+    ) -> None:
         super().__init__()
         self.read_only = read_only
         """Watching production: every mutating control is hidden and refused."""
+        self.exports_dir = exports_dir
+        """Where ``e`` writes exports (``--output-dir``); ``None``: ``$RUNSTUDIO_HOME/exports``."""
         self._opener = None if isinstance(services, ServiceContext) else services
         self._services = services if isinstance(services, ServiceContext) else None
         self._exit_stack = AsyncExitStack()
@@ -126,6 +137,12 @@ class RunStudioApp(App[None]):
         self.push_screen(RunsScreen(services, read_only=self.read_only))
         self._check_health()
         self.set_interval(HEALTH_SECONDS, self._check_health)
+        self.set_interval(WORKERS_SECONDS, self._poll_workers)
+
+    def _poll_workers(self) -> None:
+        # Only while the full check found Temporal: an unreachable one is not dialled every 2 s as well.
+        if self.health.temporal:
+            self._check_workers()
 
     @work(exclusive=True, exit_on_error=False, group="health")
     async def _check_health(self) -> None:
@@ -135,7 +152,17 @@ class RunStudioApp(App[None]):
         except Exception as exc:
             self.health = Health(problem=failure_text(exc, services.endpoints))
             return
-        self.health = health_from_checks(checks)
+        self.health = keep_workers(health_from_checks(checks), self.health)
+
+    @work(exclusive=True, exit_on_error=False, group="workers")
+    async def _check_workers(self) -> None:
+        # Only the worker count: Temporal's poller list on the already open client, on its own faster timer.
+        try:
+            presence = await worker_presence(self.services)
+        except Exception:
+            # The full check says why Temporal cannot be asked; until it does, the count is unknown.
+            presence = None
+        self.health = with_workers(self.health, presence)
 
     # -- navigation -------------------------------------------------------------------------------
 
@@ -207,8 +234,22 @@ class RunStudioApp(App[None]):
             if key not in keys:
                 keys.append(key)
         titles = {RunsScreen: "runs", RunDetailScreen: "run", InboxScreen: "inbox"}
+        self.push_screen(
+            HelpScreen(titles.get(type(screen), "studio"), keys, self._help_notes(screen), read_only=self.read_only)
+        )
+
+    def _help_notes(self, screen: Screen[object]) -> tuple[str, ...]:
+        """The screen's ``HELP_NOTES``; in read-only mode its ``READ_ONLY_HELP_NOTES`` when it has them.
+
+        Notes are prose about keys (replay, cancel, …): a screen whose notes describe mutating keys declares the
+        read-only version, so the help never explains a key that is not there.
+        """
+        if self.read_only:
+            read_only: tuple[str, ...] | None = getattr(type(screen), "READ_ONLY_HELP_NOTES", None)
+            if read_only is not None:
+                return read_only
         notes: tuple[str, ...] = getattr(type(screen), "HELP_NOTES", ())
-        self.push_screen(HelpScreen(titles.get(type(screen), "studio"), keys, notes))
+        return notes
 
     def _allowed(self, binding: Binding, screen: Screen[object]) -> bool:
         """Whether ``binding``'s action is allowed now (``check_action`` of the screen or, for ``app.``, the app's)."""

@@ -7,11 +7,12 @@ the running theme, never hard-coded.
 
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Final
+from typing import Final, Protocol
 
 from rich.style import Style
 from rich.text import Text
 
+from engine.services.when import ago as ago  # one spelling of relative times, shared with the CLI
 from studio_tui.sanitize import safe_text
 
 RUN_STATUSES: Final = ("RUNNING", "WAITING", "SUCCEEDED", "FAILED", "CANCELED")
@@ -71,26 +72,6 @@ def short_id(run_id: str) -> str:
     return run_id[:8]
 
 
-def ago(then: datetime, now: datetime) -> str:
-    """Relative time in at most 8 cells: ``just now``, ``42s ago``, ``12m ago``, ``5h ago``, ``3d ago``."""
-    seconds = int((now - then).total_seconds())
-    if seconds < 0:
-        return "in " + _span(-seconds)
-    if seconds < 1:
-        return "just now"
-    return _span(seconds) + " ago"
-
-
-def _span(seconds: int) -> str:
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m"
-    if seconds < 86400:
-        return f"{seconds // 3600}h"
-    return f"{seconds // 86400}d"
-
-
 def duration(value: timedelta | int | None) -> str:
     """A duration in at most 6 cells: ``450ms``, ``12.3s``, ``4m05s``, ``1h02m``, ``3d04h``; ``–`` when unknown.
 
@@ -128,3 +109,81 @@ def timestamp(value: datetime | None) -> str:
     if value is None:
         return "–"
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def until_time(value: datetime, now: datetime) -> str:
+    """When a timer fires, in UTC: ``14:05`` today, ``06-03 14:05`` another day."""
+    value, now = value.astimezone(UTC), now.astimezone(UTC)
+    return value.strftime("%H:%M" if value.date() == now.date() else "%m-%d %H:%M")
+
+
+class WhyRow(Protocol):
+    """What the why column reads of a run (``engine.services.runs.RunSummary``)."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def stuck(self) -> bool: ...
+    @property
+    def started_at(self) -> datetime: ...
+    @property
+    def error_category(self) -> str | None: ...
+    @property
+    def error_line(self) -> str | None: ...
+    @property
+    def wait_type(self) -> str | None: ...
+    @property
+    def wait_event(self) -> str | None: ...
+    @property
+    def wait_key(self) -> str | None: ...
+    @property
+    def wait_timeout_at(self) -> datetime | None: ...
+    @property
+    def task_title(self) -> str | None: ...
+    @property
+    def current_step(self) -> str | None: ...
+
+
+def why_text(run: WhyRow, now: datetime, variables: Mapping[str, str], *, workers: int | None = None) -> Text:
+    """One line saying why a run is where it is: its error, its wait, its step, or why it is stuck.
+
+    Every part read from the database goes through ``safe_text``; the cell truncates it to the column.
+    """
+    text = Text(no_wrap=True, overflow="ellipsis")
+    if run.stuck:
+        # "5m ago" → "no step for 5m": the same spelling of a span as everywhere else.
+        waited = ago(run.started_at, now).removesuffix(" ago")
+        reason = "no worker polls" if workers == 0 else f"no step for {waited}"
+        text.append(f"{STUCK_MARK}: {reason}", style=role_style(variables, "warning", bold=True))
+    elif run.status in ("FAILED", "CANCELED"):
+        if run.error_category:
+            text.append_text(safe_text(run.error_category, single_line=True))
+            text.stylize(role_style(variables, status_role(run.status), bold=True))
+            if run.error_line:
+                text.append(": ")
+        if run.error_line:
+            text.append_text(safe_text(run.error_line, single_line=True))
+    elif run.status == "WAITING":
+        text.append_text(_wait_text(run, now))
+    elif run.status == "RUNNING" and run.current_step:
+        text.append("▸ ", style="dim")
+        text.append_text(safe_text(run.current_step, single_line=True))
+    return text
+
+
+def _wait_text(run: WhyRow, now: datetime) -> Text:
+    text = Text()
+    if run.wait_type == "time" and run.wait_timeout_at is not None:
+        text.append(f"timer until {until_time(run.wait_timeout_at, now)}")
+    elif run.wait_type == "event":
+        text.append("event ")
+        text.append_text(safe_text(run.wait_event or "?", single_line=True))
+        if run.wait_key is not None:
+            text.append(" key ")
+            text.append_text(safe_text(run.wait_key, single_line=True))
+    elif run.task_title:
+        text.append("task: ")
+        text.append_text(safe_text(run.task_title, single_line=True))
+    elif run.wait_type == "human":
+        text.append("human task")
+    return text

@@ -1,9 +1,11 @@
 """The stack health the header shows, read from ``engine.services.doctor`` checks (no Textual here)."""
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 from engine.services.doctor import Check
+from engine.services.health import WorkerPresence
 
 _LEADING_COUNT = re.compile(r"^(\d+) ")
 
@@ -16,6 +18,8 @@ class Health:
     temporal: bool | None = None
     workers: int | None = None
     """Workers polling the task queue; ``None`` while Temporal is unreachable."""
+    workers_last_seen: datetime | None = None
+    """When Temporal last saw any worker poll (shown when none polls now); ``None`` if it lists none."""
     stuck: int | None = None
     """Runs RUNNING with no step for over 60 s; ``None`` while the database is unreachable."""
     problem: str | None = None
@@ -59,3 +63,24 @@ def health_from_checks(checks: list[Check]) -> Health:
 def _leading_count(detail: str) -> int | None:
     match = _LEADING_COUNT.match(detail)
     return int(match.group(1)) if match else None
+
+
+def with_workers(health: Health, presence: WorkerPresence | None) -> Health:
+    """``health`` with the worker count from the poller check (``None``: Temporal could not be asked)."""
+    if presence is None:
+        return replace(health, workers=None, workers_last_seen=None)
+    return replace(health, workers=presence.polling, workers_last_seen=presence.last_seen)
+
+
+def keep_workers(fresh: Health, current: Health) -> Health:
+    """The slow full check's ``fresh`` result, keeping the worker count the faster poller check owns.
+
+    The full check counts workers too, but up to ``HEALTH_SECONDS`` later; letting it overwrite the poller
+    check's count would make the header flip back to a worker that died in between. While Temporal is down
+    the full check's "unknown" wins.
+    """
+    if not fresh.temporal:
+        return replace(fresh, workers_last_seen=None)
+    if current.workers is None and current.workers_last_seen is None:
+        return fresh
+    return replace(fresh, workers=current.workers, workers_last_seen=current.workers_last_seen)

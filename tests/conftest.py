@@ -21,6 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 from engine.services.context import ServiceContext
 from engine.store import migrations
 from engine.store.db import connect, create_pool
+from engine.temporal import DEV_SERVER_POLL_FLAGS
 from engine.temporal.client import DATA_CONVERTER
 
 TEMPLATE_DB = "runstudio_template"
@@ -122,7 +123,11 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=venv_binary("temporal"),
         data_converter=DATA_CONVERTER,
-        dev_server_extra_args=["--dynamic-config-value", "history.transferProcessorMaxPollRPS=1000"],
+        dev_server_extra_args=[
+            "--dynamic-config-value",
+            "history.transferProcessorMaxPollRPS=1000",
+            *DEV_SERVER_POLL_FLAGS,
+        ],
     )
     yield env
     await env.shutdown()
@@ -134,7 +139,11 @@ async def private_temporal() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=venv_binary("temporal"),
         data_converter=DATA_CONVERTER,
-        dev_server_extra_args=["--dynamic-config-value", "history.transferProcessorMaxPollRPS=1000"],
+        dev_server_extra_args=[
+            "--dynamic-config-value",
+            "history.transferProcessorMaxPollRPS=1000",
+            *DEV_SERVER_POLL_FLAGS,
+        ],
     )
     yield env
     await env.shutdown()

@@ -28,6 +28,15 @@ class Check:
     detail: str
     fix: str = ""
 
+    def as_json(self) -> dict[str, str | bool | None]:
+        """``{"name", "ok", "detail", "fix"}``; ``fix`` is null for a passing check."""
+        return {"name": self.name, "ok": self.ok, "detail": self.detail, "fix": self.fix or None}
+
+
+def report_json(checks: list[Check]) -> dict[str, object]:
+    """``doctor --json``: ``{"ok": every check passed, "checks": [Check.as_json(), …]}`` in check order."""
+    return {"ok": all(c.ok for c in checks), "checks": [c.as_json() for c in checks]}
+
 
 async def run_checks(
     endpoints: Endpoints,

@@ -6,6 +6,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from engine.config import load_settings
 from engine.errors import RunStudioError
 from engine.inbound import check_actor, check_lookup
 from engine.services import audit
@@ -43,22 +44,31 @@ async def build_export(ctx: ServiceContext, run_id: str) -> dict[str, Any]:
     }
 
 
-def default_export_path(run_id: str, now: datetime) -> Path:
-    """``run-<id>-<UTC timestamp>.json`` in the current directory."""
-    return Path(f"run-{run_id}-{now.strftime('%Y%m%dT%H%M%SZ')}.json")
+def default_export_path(run_id: str, now: datetime, directory: Path | None = None) -> Path:
+    """``run-<id>-<UTC timestamp>.json`` in ``directory`` (default: ``$RUNSTUDIO_HOME/exports``).
+
+    Never the current directory: that is often a checkout, where an export would show up in ``git status``.
+    """
+    folder = directory if directory is not None else load_settings().exports_dir
+    return folder / f"run-{run_id}-{now.strftime('%Y%m%dT%H%M%SZ')}.json"
 
 
-async def export_run(ctx: ServiceContext, run_id: str, *, actor: Actor, path: Path | None = None) -> Path:
-    """Write the export document to ``path`` (default: ``default_export_path``) and return where it went.
+async def export_run(
+    ctx: ServiceContext, run_id: str, *, actor: Actor, path: Path | None = None, output_dir: Path | None = None
+) -> Path:
+    """Write the export document and return its absolute path.
 
-    ``ExportFailed`` when the file cannot be written (the reason from the OS); nothing is audited then.
+    It goes to ``path`` when given (``runstudio export -o``), else to ``default_export_path`` in ``output_dir``
+    (``--output-dir``; default ``$RUNSTUDIO_HOME/exports``). ``ExportFailed`` when the file cannot be written
+    (the reason from the OS); nothing is audited then.
     """
     check_actor(actor.user, actor.source)
-    if path is not None:
-        # A NUL in a path makes the OS calls raise ValueError: refuse it as any other inbound value.
-        check_lookup(str(path), what="export path", max_length=MAX_PATH_LENGTH)
+    for given, what in ((path, "export path"), (output_dir, "export directory")):
+        if given is not None:
+            # A NUL in a path makes the OS calls raise ValueError: refuse it as any other inbound value.
+            check_lookup(str(given), what=what, max_length=MAX_PATH_LENGTH)
     document = await build_export(ctx, run_id)
-    target = (path or default_export_path(document["run"]["run_id"], ctx.clock())).resolve()
+    target = (path or default_export_path(document["run"]["run_id"], ctx.clock(), output_dir)).resolve()
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     try:
         await asyncio.to_thread(_write, target, text)

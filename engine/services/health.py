@@ -1,5 +1,6 @@
 """Why is a run stuck? Asked of Temporal, as precisely as it can tell (SPEC §8)."""
 
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -11,7 +12,7 @@ from engine.errors import ServiceUnavailableError
 from engine.services.context import ServiceContext
 from engine.services.runs import get_run, is_stuck
 from engine.temporal import TASK_QUEUE, workflow_id_for_run
-from engine.temporal.client import temporal_unavailable, workflow_pollers
+from engine.temporal.client import POLLER_FRESHNESS, temporal_unavailable, workflow_pollers
 
 StuckCause = Literal["no_pollers", "no_execution", "workflow_task_failing", "not_started", "temporal_unreachable"]
 
@@ -21,6 +22,31 @@ class StuckDiagnosis(BaseModel):
 
     cause: StuckCause
     message: str
+
+
+class WorkerPresence(BaseModel):
+    """Who polls the task queue now, as Temporal tells it (SPEC §8: the header's worker count)."""
+
+    polling: int
+    """Workers seen polling within ``POLLER_FRESHNESS``: the ones that can run a step now."""
+    gone: int
+    """Workers Temporal still lists that have not polled for longer (killed or stopped: it forgets them late)."""
+    last_seen: datetime | None
+    """The most recent poll of any listed worker; ``None`` when Temporal lists none."""
+
+
+async def worker_presence(ctx: ServiceContext, *, now: datetime | None = None) -> WorkerPresence:
+    """The workers polling ``TASK_QUEUE`` now, on the context's Temporal client (no new connection per call).
+
+    ``now`` defaults to the real clock, not ``ctx.clock``: it is compared with Temporal's own timestamps.
+    Raises ``ServiceUnavailableError`` (or the SDK's ``RPCError``) when Temporal cannot be asked.
+    """
+    client = await ctx.temporal()
+    listed = await workflow_pollers(client, seen_within=None)
+    cutoff = (now or datetime.now(UTC)) - POLLER_FRESHNESS
+    polling = sum(1 for p in listed if p.last_access is None or p.last_access >= cutoff)
+    seen = [p.last_access for p in listed if p.last_access is not None]
+    return WorkerPresence(polling=polling, gone=len(listed) - polling, last_seen=max(seen, default=None))
 
 
 async def diagnose(ctx: ServiceContext, run_id: str) -> StuckDiagnosis | None:

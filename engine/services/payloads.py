@@ -7,6 +7,7 @@ from jsonschema import Draft202012Validator
 
 from engine.errors import RunStudioError
 from engine.inbound import MAX_DEPTH, InboundRejected, check_json
+from engine.schema_messages import json_message
 
 MAX_PAYLOAD_BYTES = 2 * 1024 * 1024
 """Temporal refuses payloads over 2 MB; refuse them first, with a clear message and no run row."""
@@ -65,7 +66,8 @@ def check_payload(definition: dict[str, Any], payload: Any) -> None:
     schema = definition.get("payloadSchema") or {}
     validator = Draft202012Validator(schema)
     problems = [
-        f"{'$' + ''.join(f'[{p}]' if isinstance(p, int) else f'.{p}' for p in error.absolute_path)}: {error.message}"
+        f"{'$' + ''.join(f'[{p}]' if isinstance(p, int) else f'.{p}' for p in error.absolute_path)}: "
+        f"{json_message(error)}"  # values quoted as JSON, not Python (issue 13)
         for error in sorted(validator.iter_errors(payload), key=lambda e: list(map(str, e.absolute_path)))
     ]
     if problems:

@@ -1,5 +1,6 @@
 """Reading runs for people: keyset pages of summaries and the full (redacted) detail of one run."""
 
+import re
 import uuid
 from datetime import datetime, timedelta
 from typing import Any, get_args
@@ -9,12 +10,18 @@ from pydantic import BaseModel
 from engine.errors import RunStudioError
 from engine.inbound import InboundRejected, check_lookup
 from engine.redaction import Redactor
+from engine.services import run_filters
 from engine.services.context import ServiceContext
-from engine.store import audit, definitions, runs, steps
+from engine.store import audit, definitions, run_links, run_list, runs, steps
+from engine.store.run_links import RunLink as RunLink
+from engine.store.run_list import Keyset, RunSort
 from engine.store.runs import RunRow
 from engine.temporal.contracts import RunStatus
 
 STUCK_AFTER = timedelta(seconds=60)
+
+MAX_REPLAYS_SHOWN = 50
+"""Replays listed on a run's detail (newest first)."""
 
 RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
 
@@ -44,6 +51,19 @@ class RunSummary(BaseModel):
     cancel_requested_at: datetime | None = None
     """Set once Temporal accepted a cancel; the status changes only when a worker unwinds the run."""
     cancel_requested_by: str | None = None
+    error_category: str | None = None
+    """A FAILED or CANCELED run's error category."""
+    error_line: str | None = None
+    """The first line of its error message (redacted)."""
+    wait_type: str | None = None
+    """A WAITING run's open wait: ``time``, ``event`` or ``human``."""
+    wait_event: str | None = None
+    wait_key: str | None = None
+    wait_timeout_at: datetime | None = None
+    task_title: str | None = None
+    """The title of a WAITING run's open human task."""
+    current_step: str | None = None
+    """The id of the step a RUNNING run is in."""
 
 
 class StepView(BaseModel):
@@ -69,6 +89,11 @@ class WaitView(BaseModel):
     payload: Any
     created_at: datetime
     resolved_at: datetime | None
+    filters: list[dict[str, Any]] = []
+    """An event wait's filters as authored (``[{"path", "op", "value"}]``)."""
+    matched_event_id: str | None = None
+    non_match: dict[str, Any] | None = None
+    """``{event_id, reason, at}``: the latest event that reached the wait without satisfying it (redacted)."""
 
 
 class InvocationView(BaseModel):
@@ -93,6 +118,8 @@ class EventView(BaseModel):
     payload: Any
     error: str | None
     received_at: datetime
+    delivery: str | None = None
+    """For an event signaled to the run: ``matched``, ``did not match: <reason>``, or ``None`` while undecided."""
 
 
 class AuditView(BaseModel):
@@ -141,6 +168,12 @@ class RunDetail(BaseModel):
     audit: list[AuditView]
     logs: list[LogView]
     child_run_ids: list[str]
+    children: list[RunLink] = []
+    """Child runs with status, workflow and times, oldest first."""
+    replays: list[RunLink] = []
+    """Runs replayed from this one, newest first (at most ``MAX_REPLAYS_SHOWN``)."""
+    replay_of_run_id: str | None = None
+    """The original run when this run is a replay."""
 
 
 def is_stuck(run: RunRow | RunSummary, now: datetime) -> bool:
@@ -153,36 +186,45 @@ async def list_runs(
     *,
     status: str | None = None,
     workflow_id: str | None = None,
+    workflow_prefix: str | None = None,
     run_id_prefix: str | None = None,
-    after: tuple[datetime, str] | None = None,
+    trigger: str | None = None,
+    stuck: bool = False,
+    since: datetime | timedelta | None = None,
+    until: datetime | None = None,
+    sort: RunSort = "started",
+    after: Keyset | None = None,
     limit: int = 100,
 ) -> list[RunSummary]:
-    """One keyset page of runs, newest first; ``run_id_prefix`` matches the start of run ids (case-insensitive).
+    """One keyset page of runs in ``sort`` order (newest first by default), each with why it is where it is.
 
-    Filters are checked first (``InboundRejected``): a known status, a workflow id and a prefix that
-    are text Postgres can compare, a page size of 1..``MAX_PAGE``.
+    ``workflow_id`` is exact, ``workflow_prefix`` the case-insensitive start of one; ``run_id_prefix`` matches
+    the start of run ids (case-insensitive); ``stuck`` keeps only stuck runs; ``since`` is a time or a
+    duration back from now, ``until`` a time (started before it). ``after`` is the last row's
+    ``cursor_of(run, sort)``. Filters are checked first (``InboundRejected``): a known status, trigger and
+    sort, text Postgres can compare, a page size of 1..``MAX_PAGE``.
     """
-    check_run_filters(status=status, workflow_id=workflow_id)
-    if run_id_prefix is not None:
-        check_lookup(run_id_prefix, what="run id prefix", max_length=MAX_RUN_ID_LENGTH)
+    where = _run_filter(
+        ctx,
+        status=status,
+        workflow_id=workflow_id,
+        workflow_prefix=workflow_prefix,
+        run_id_prefix=run_id_prefix,
+        trigger=trigger,
+        stuck=stuck,
+        since=since,
+        until=until,
+    )
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
         raise InboundRejected("page size", "$", f"must be a whole number in 1..{MAX_PAGE}", code="range")
+    sort = run_filters.check_sort(sort)
     if after is not None:
-        after = (after[0], parse_run_id(after[1]))
-    prefix = run_id_prefix.strip().lower() if run_id_prefix is not None else None
-    try:
-        rows = await runs.list_page(
-            ctx.pool,
-            tenant=ctx.tenant,
-            status=status,
-            workflow_id=workflow_id,
-            run_id_prefix=prefix or None,
-            after=after,
-            limit=limit,
-        )
-    except ValueError:
+        after = (*after[:-1], parse_run_id(after[-1]))
+    if where is None:
         return []  # text that cannot start a run id matches no run
+    rows = await run_list.page(ctx.pool, tenant=ctx.tenant, where=where, sort=sort, after=after, limit=limit)
     now = ctx.clock()
+    errors = await _error_lines(ctx, rows)
     return [
         RunSummary(
             run_id=r.run_id,
@@ -196,9 +238,115 @@ async def list_runs(
             step_count=r.step_count,
             cancel_requested_at=r.cancel_requested_at,
             cancel_requested_by=r.cancel_requested_by,
+            error_category=errors.get(r.run_id, (None, None))[0],
+            error_line=errors.get(r.run_id, (None, None))[1],
+            wait_type=r.wait_type,
+            wait_event=r.wait_event,
+            wait_key=r.wait_key,
+            wait_timeout_at=r.wait_timeout_at,
+            task_title=r.task_title,
+            current_step=r.current_step_id,
         )
         for r in rows
     ]
+
+
+COUNT_CAP = 10_000
+"""``count_runs`` counts no further (a count of every match would grow with the table)."""
+
+
+async def count_runs(
+    ctx: ServiceContext,
+    *,
+    status: str | None = None,
+    workflow_id: str | None = None,
+    workflow_prefix: str | None = None,
+    run_id_prefix: str | None = None,
+    trigger: str | None = None,
+    stuck: bool = False,
+    since: datetime | timedelta | None = None,
+    until: datetime | None = None,
+    cap: int = COUNT_CAP,
+) -> int:
+    """How many runs ``list_runs`` with these filters would list, counting no further than ``cap``."""
+    where = _run_filter(
+        ctx,
+        status=status,
+        workflow_id=workflow_id,
+        workflow_prefix=workflow_prefix,
+        run_id_prefix=run_id_prefix,
+        trigger=trigger,
+        stuck=stuck,
+        since=since,
+        until=until,
+    )
+    if where is None:
+        return 0
+    return await run_list.count(ctx.pool, tenant=ctx.tenant, where=where, cap=cap)
+
+
+def cursor_of(run: RunSummary, sort: RunSort = "started") -> Keyset:
+    """Where the page after ``run`` starts, in ``sort`` order (pass it to ``list_runs`` as ``after``)."""
+    return run_list.keyset_of(run, sort)
+
+
+def _run_filter(
+    ctx: ServiceContext,
+    *,
+    status: str | None,
+    workflow_id: str | None,
+    workflow_prefix: str | None,
+    run_id_prefix: str | None,
+    trigger: str | None,
+    stuck: bool,
+    since: datetime | timedelta | None,
+    until: datetime | None,
+) -> run_list.RunFilter | None:
+    """The checked filter (``InboundRejected`` on a bad value); ``None`` when no run can match."""
+    check_run_filters(status=status, workflow_id=workflow_id)
+    if run_id_prefix is not None:
+        check_lookup(run_id_prefix, what="run id prefix", max_length=MAX_RUN_ID_LENGTH)
+    if workflow_prefix is not None:
+        check_lookup(workflow_prefix, what="workflow id prefix")
+    now = ctx.clock()
+    prefix = run_id_prefix.strip().lower() if run_id_prefix is not None else None
+    if prefix and not _RUN_ID_ALPHABET.fullmatch(prefix):
+        return None
+    return run_list.RunFilter(
+        status=status,
+        workflow_id=workflow_id,
+        workflow_prefix=workflow_prefix.strip().lower() or None if workflow_prefix is not None else None,
+        run_id_prefix=prefix or None,
+        trigger=run_filters.check_trigger(trigger) if trigger is not None else None,
+        stuck_before=now - STUCK_AFTER if stuck else None,
+        since=now - since if isinstance(since, timedelta) else since,
+        until=until,
+    )
+
+
+_RUN_ID_ALPHABET = re.compile(r"[0-9a-f-]{1,36}")
+
+
+async def _error_lines(ctx: ServiceContext, rows: list[run_list.ListRow]) -> dict[str, tuple[str | None, str]]:
+    """(category, first line of the redacted message) of each failed or canceled row's error.
+
+    Redaction needs each run's definition: one read per distinct definition version on the page.
+    """
+    failed = [r for r in rows if r.error]
+    paths: dict[tuple[str, int], list[str]] = {}
+    for key in {(r.workflow_id, r.workflow_version) for r in failed}:
+        version = await definitions.get_version(ctx.pool, tenant=ctx.tenant, workflow_id=key[0], version=key[1])
+        paths[key] = list(version.definition.get("redact", [])) if version else []
+    lines: dict[str, tuple[str | None, str]] = {}
+    for r in failed:
+        error = Redactor.for_input(r.input, paths[(r.workflow_id, r.workflow_version)]).value(r.error)
+        category = error.get("category") if isinstance(error, dict) else None
+        message = error.get("message") if isinstance(error, dict) else None
+        lines[r.run_id] = (
+            category if isinstance(category, str) else None,
+            run_filters.first_line(message) if isinstance(message, str) else "",
+        )
+    return lines
 
 
 async def redactor_for(ctx: ServiceContext, run: RunRow) -> Redactor:
@@ -217,7 +365,8 @@ async def get_run_detail(ctx: ServiceContext, run_id: str) -> RunDetail:
     step_rows = await steps.steps(ctx.pool, tenant=ctx.tenant, run_id=run.run_id)
     wait_rows = await steps.waits(ctx.pool, tenant=ctx.tenant, run_id=run.run_id)
     invocation_rows = await steps.invocations(ctx.pool, tenant=ctx.tenant, run_id=run.run_id)
-    children = await runs.children(ctx.pool, tenant=ctx.tenant, run_id=run.run_id)
+    children = await run_links.children(ctx.pool, tenant=ctx.tenant, run_id=run.run_id)
+    replays = await run_links.replays(ctx.pool, tenant=ctx.tenant, run_id=run.run_id, limit=MAX_REPLAYS_SHOWN)
     event_rows = await steps.events(ctx.pool, tenant=ctx.tenant, run_id=run.run_id)
     audit_rows = await audit.for_run(ctx.pool, tenant=ctx.tenant, run_id=run.run_id)
     log_rows = await steps.logs(ctx.pool, tenant=ctx.tenant, run_id=run.run_id)
@@ -268,6 +417,9 @@ async def get_run_detail(ctx: ServiceContext, run_id: str) -> RunDetail:
                 payload=redactor.value(w.payload),
                 created_at=w.created_at,
                 resolved_at=w.resolved_at,
+                filters=redactor.value(w.filters) or [],
+                matched_event_id=w.matched_event_id,
+                non_match=redactor.value(w.non_match),
             )
             for w in wait_rows
         ],
@@ -295,6 +447,7 @@ async def get_run_detail(ctx: ServiceContext, run_id: str) -> RunDetail:
                 payload=redactor.value(e.payload),
                 error=redactor.value(e.error),
                 received_at=e.received_at,
+                delivery=None if run.run_id in e.started_run_ids else _delivery(e.event_id, wait_rows),
             )
             for e in event_rows
         ],
@@ -307,7 +460,32 @@ async def get_run_detail(ctx: ServiceContext, run_id: str) -> RunDetail:
             for g in log_rows
         ],
         child_run_ids=[c.run_id for c in children],
+        children=children,
+        replays=replays,
+        replay_of_run_id=_replay_of(run),
     )
+
+
+def _delivery(event_id: str, waits: list[steps.WaitRow]) -> str | None:
+    """What the run's workflow decided about an event signaled to it, as its event waits recorded."""
+    for wait in waits:
+        if wait.matched_event_id == event_id:
+            return "matched"
+    for wait in waits:
+        if wait.non_match and wait.non_match.get("event_id") == event_id:
+            return f"did not match: {wait.non_match.get('reason')}"
+    return None
+
+
+def _replay_of(run: RunRow) -> str | None:
+    """The original's run id when ``run`` was started by a replay (the metadata is text: checked, not trusted)."""
+    original = run.trigger_metadata.get("replayOfRunId")
+    if not isinstance(original, str):
+        return None
+    try:
+        return str(uuid.UUID(original))
+    except ValueError:
+        return None
 
 
 def check_run_filters(*, status: object = None, workflow_id: object = None) -> None:
@@ -361,3 +539,76 @@ async def get_run(ctx: ServiceContext, run_id: str) -> RunRow:
     if run is None:
         raise RunNotFound(f"no run {canonical} for tenant {ctx.tenant!r}; `runstudio runs` lists them")
     return run
+
+
+MIN_PREFIX_HEX = 6
+"""Fewest hex digits a run-id prefix may have: shorter ones match too many runs to be worth a lookup."""
+
+MAX_CANDIDATES_SHOWN = 5
+"""Candidates an ambiguous prefix lists (workflow and status each), so the caller can pick one."""
+
+
+class RunIdAmbiguous(RunNotFound):
+    """A run-id prefix matches more than one run; ``candidates`` lists some of them (id order)."""
+
+    def __init__(self, message: str, candidates: list[runs.RunIdMatch]) -> None:
+        super().__init__(message)
+        self.candidates = candidates
+
+
+def run_id_range(prefix: str) -> tuple[str, str] | None:
+    """The lowest and highest canonical UUIDs starting with ``prefix``, or None if it cannot start one.
+
+    ``prefix`` is hex digits with dashes only where a UUID has them (``b32904e2-1a``), any case; the
+    range is what the store scans on the primary key.
+    """
+    text = prefix.strip().lower()
+    digits = text.replace("-", "")
+    if not digits or len(digits) > 32 or any(c not in "0123456789abcdef" for c in digits):
+        return None
+    lowest = str(uuid.UUID(digits.ljust(32, "0")))
+    # Dashes are allowed only where the canonical spelling has them, so one prefix names one range.
+    if lowest[: len(text)] != text:
+        return None
+    return lowest, str(uuid.UUID(digits.ljust(32, "f")))
+
+
+async def resolve_run_id(ctx: ServiceContext, text: object) -> str:
+    """The full id of the run ``text`` names: a whole UUID (any spelling) or a unique prefix of 6+ hex digits.
+
+    One indexed lookup for this tenant either way. ``RunNotFound`` when no run has that id or starts
+    with that prefix, or the text is too short or not hex; ``RunIdAmbiguous`` (listing up to
+    ``MAX_CANDIDATES_SHOWN`` candidates with workflow and status) when several runs start with it.
+    """
+    if not isinstance(text, str) or len(text) > MAX_RUN_ID_LENGTH:
+        return parse_run_id(text)  # raises with the reason
+    try:
+        whole: str | None = str(uuid.UUID(text))
+    except ValueError:
+        whole = None
+    bounds = (whole, whole) if whole is not None else run_id_range(text)
+    if bounds is None:
+        raise RunNotFound(
+            f"{text!a} is not a run id (a UUID, or a prefix of at least {MIN_PREFIX_HEX} hex characters); "
+            "`runstudio runs` lists them"
+        )
+    shown = whole or text.strip().lower()
+    if len(shown.replace("-", "")) < MIN_PREFIX_HEX:
+        raise RunNotFound(
+            f"run id prefix {shown!a} is too short: give at least {MIN_PREFIX_HEX} hex characters "
+            "(`runstudio runs` lists the ids)"
+        )
+    found = await runs.runs_with_id_between(
+        ctx.pool, tenant=ctx.tenant, lowest=bounds[0], highest=bounds[1], limit=MAX_CANDIDATES_SHOWN + 1
+    )
+    if not found:
+        what = f"run {whole}" if whole is not None else f"run id starting with {shown}"
+        raise RunNotFound(f"no {what} for tenant {ctx.tenant!r}; `runstudio runs` lists them")
+    if len(found) > 1:
+        listed = found[:MAX_CANDIDATES_SHOWN]
+        count = f"more than {MAX_CANDIDATES_SHOWN}" if len(found) > MAX_CANDIDATES_SHOWN else str(len(found))
+        choices = ", ".join(f"{m.run_id} ({m.workflow_id}, {m.status})" for m in listed)
+        raise RunIdAmbiguous(
+            f"run id prefix {shown} matches {count} runs; give more characters of one of: {choices}", listed
+        )
+    return found[0].run_id

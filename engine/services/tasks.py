@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from engine.errors import RunStudioError
 from engine.inbound import check_actor, check_json
 from engine.redaction import Redactor
+from engine.schema_messages import json_message
 from engine.services.audit import Actor
 from engine.services.context import ServiceContext
 from engine.services.when import format_when
@@ -95,7 +96,7 @@ def response_problems(form_schema: dict[str, Any], response: Any) -> list[str]:
     """Every way ``response`` breaks ``form_schema``, each as ``$.json.path: message``; empty when valid."""
     validator = Draft202012Validator(form_schema)
     errors = sorted(validator.iter_errors(response), key=lambda e: [str(p) for p in e.absolute_path])
-    return [f"{_json_path(list(e.absolute_path))}: {e.message}" for e in errors]
+    return [f"{_json_path(list(e.absolute_path))}: {json_message(e)}" for e in errors]
 
 
 async def complete_task(ctx: ServiceContext, task_id: str, response: Any, *, actor: Actor) -> TaskView:

@@ -51,35 +51,18 @@ updated_at, completed_at, cancel_requested_at, cancel_requested_by
 
 GET_RUN = f"SELECT {_RUN_COLUMNS} FROM workflow_runs WHERE tenant = $1 AND run_id = $2"
 
-# Keyset pages, newest first. The statement is assembled from fixed fragments so that each filter
-# combination is its own prepared statement and is planned onto its (tenant, …, started_at DESC, run_id DESC)
-# index; a catch-all "($2 IS NULL OR status = $2)" statement gets a generic plan that cannot use them.
-_LIST_FILTERS = {
-    "status": "status = ${}",
-    "workflow_id": "workflow_id = ${}",
-    "run_id_prefix": "run_id::text LIKE ${} || '%'",
-    "after": "(started_at, run_id) < (${}::timestamptz, ${}::uuid)",
-}
+RUN_COLUMNS = _RUN_COLUMNS
+"""Every column of a run, as ``RunRow`` reads them (for queries built elsewhere, e.g. ``run_list``)."""
 
-
-def list_runs_sql(*, status: bool, workflow_id: bool, run_id_prefix: bool = False, after: bool) -> str:
-    """The keyset page query for one combination of filters; parameters follow the tenant in that order."""
-    clauses = ["tenant = $1"]
-    n = 2
-    present_filters = (
-        ("status", status),
-        ("workflow_id", workflow_id),
-        ("run_id_prefix", run_id_prefix),
-        ("after", after),
-    )
-    for name, present in present_filters:
-        if present:
-            fragment = _LIST_FILTERS[name]
-            count = fragment.count("{}")
-            clauses.append(fragment.format(*range(n, n + count)))
-            n += count
-    where = " AND ".join(clauses)
-    return f"SELECT {_RUN_COLUMNS} FROM workflow_runs WHERE {where} ORDER BY started_at DESC, run_id DESC LIMIT ${n}"
+# Run-id prefix lookup. ``run_id`` is a uuid, so ``run_id::text LIKE 'ab12%'`` cannot use the primary key;
+# a prefix is instead the range [prefix padded with 0s, prefix padded with fs], which uuid's byte order (the
+# same as its hex text's) turns into an index range scan on (tenant, run_id). It orders by the uuid column,
+# not the text alias of the same name, so the index gives the order too and no sort is needed.
+RESOLVE_PREFIX = """
+SELECT run_id::text AS run_id, workflow_id, status FROM workflow_runs
+ WHERE tenant = $1 AND run_id >= $2::uuid AND run_id <= $3::uuid
+ ORDER BY workflow_runs.run_id LIMIT $4
+"""
 
 
 # First request wins: a second cancel finds the column set and learns who asked first, and when.
@@ -125,6 +108,14 @@ class RunRow(BaseModel):
     cancel_requested_at: datetime | None = None
     """When Temporal accepted a cancel of this run (it stays RUNNING/WAITING until a worker unwinds it)."""
     cancel_requested_by: str | None = None
+
+
+class RunIdMatch(BaseModel):
+    """A run whose id starts with a given prefix: enough to tell candidates apart."""
+
+    run_id: str
+    workflow_id: str
+    status: str
 
 
 class CancelRequest(BaseModel):
@@ -264,24 +255,30 @@ async def list_page(
     """One keyset page of runs, newest first; pass the last row's (started_at, run_id) as ``after``.
 
     ``run_id_prefix`` must be lowercase hex digits and dashes (a UUID's alphabet), so it can never
-    carry a LIKE wildcard.
+    carry a LIKE wildcard. The runs list's other filters and sorts are in ``run_list.page``.
     """
+    from engine.store import run_list  # it builds on this module's columns
+
     if run_id_prefix is not None and not _UUID_PREFIX.fullmatch(run_id_prefix):
         raise ValueError(f"{run_id_prefix!r} is not the start of a run id")
-    sql = list_runs_sql(
-        status=status is not None,
-        workflow_id=workflow_id is not None,
-        run_id_prefix=run_id_prefix is not None,
-        after=after is not None,
-    )
-    args: list[Any] = [tenant]
-    for value in (status, workflow_id, run_id_prefix):
-        if value is not None:
-            args.append(value)
-    if after is not None:
-        args.extend(after)
-    rows = await conn.fetch(sql, *args, limit)
-    return [_run_row(r) for r in rows]
+    where = run_list.RunFilter(status=status, workflow_id=workflow_id, run_id_prefix=run_id_prefix)
+    return list(await run_list.page(conn, tenant=tenant, where=where, after=after, limit=limit))
+
+
+def run_row(record: asyncpg.Record | dict[str, Any]) -> dict[str, Any]:
+    """The ``RunRow`` fields of a record selected with ``RUN_COLUMNS`` (JSON columns renamed), other keys kept."""
+    data = dict(record)
+    data["input"] = data.pop("input_json")
+    data["vars"] = data.pop("vars_json")
+    data["output"] = data.pop("output_json")
+    data["error"] = data.pop("error_json")
+    return data
+
+
+async def runs_with_id_between(conn: Conn, *, tenant: str, lowest: str, highest: str, limit: int) -> list[RunIdMatch]:
+    """Runs whose id lies in ``lowest..highest`` (canonical UUIDs), in id order, at most ``limit``."""
+    rows = await conn.fetch(RESOLVE_PREFIX, tenant, lowest, highest, limit)
+    return [RunIdMatch(run_id=r["run_id"], workflow_id=r["workflow_id"], status=r["status"]) for r in rows]
 
 
 async def count_stuck(conn: Conn, *, tenant: str, started_before: datetime) -> int:

@@ -70,10 +70,11 @@ class Poller:
     last_access: datetime | None
 
 
-POLLER_FRESHNESS = timedelta(seconds=75)
-"""A live worker long-polls for up to about a minute; one not seen for longer is gone.
+POLLER_FRESHNESS = timedelta(seconds=10)
+"""The one window for "a worker polls the task queue" (doctor, the studio header, the stuck diagnosis).
 
-Temporal keeps listing a dead worker's poller for minutes, which would hide "no worker polls"."""
+Twice ``LONG_POLL_EXPIRATION``: a live worker is always seen within it, and a dead one (Temporal keeps
+listing a killed worker's poller for minutes, its ``last_access_time`` frozen) drops out within ~10 s."""
 
 
 async def workflow_pollers(client: Client, *, seen_within: timedelta | None = POLLER_FRESHNESS) -> list[Poller]:

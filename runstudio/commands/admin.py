@@ -8,7 +8,8 @@ from engine.stack import resolve_endpoints
 from engine.store import migrations
 from engine.store.db import connect
 from runstudio.context import options, run_async
-from runstudio.output import echo
+from runstudio.options import JsonFlag
+from runstudio.output import echo, print_json
 
 
 def register(app: typer.Typer) -> None:
@@ -17,8 +18,11 @@ def register(app: typer.Typer) -> None:
     app.command("doctor")(doctor_command)
 
 
-def migrate_command() -> None:
-    """Apply pending database migrations in order (safe to run again, and from several processes)."""
+def migrate_command(as_json: JsonFlag = False) -> None:
+    """Apply pending database migrations in order (safe to run again, and from several processes).
+
+    With --json: {"applied": [label, …]} ([] when the schema was current).
+    """
 
     async def go() -> list[migrations.Migration]:
         endpoints = await resolve_endpoints(load_settings(), need_temporal=False)
@@ -29,14 +33,20 @@ def migrate_command() -> None:
             await conn.close()
 
     applied = run_async(go())
+    if as_json:
+        print_json({"applied": [m.label for m in applied]})
+        return
     if not applied:
         echo("Database schema is current; nothing to apply.")
     for migration in applied:
         echo(f"applied {migration.label}")
 
 
-def doctor_command(ctx: typer.Context) -> None:
-    """Check the database, migrations, Temporal, workers on the task queue and stuck runs."""
+def doctor_command(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """Check the database, migrations, Temporal, workers on the task queue and stuck runs.
+
+    With --json: {"ok", "checks": [{"name", "ok", "detail", "fix"}, …]}. Exit 1 when any check failed.
+    """
     tenant = options(ctx).tenant
 
     async def go() -> list[doctor.Check]:
@@ -44,13 +54,10 @@ def doctor_command(ctx: typer.Context) -> None:
         return await doctor.run_checks(endpoints, tenant=tenant)
 
     checks = run_async(go())
-    width = max(len(c.name) for c in checks)
-    for check in checks:
-        mark = "ok  " if check.ok else "FAIL"
-        line = f"{mark} {check.name:<{width}}  {check.detail}"
-        if not check.ok and check.fix:
-            line += f" — {check.fix}"
-        echo(line)
+    if as_json:
+        print_json(doctor.report_json(checks))
+    else:
+        _print_checks(checks)
     failed = [c for c in checks if not c.ok]
     if failed:
         # One stderr line for scripts: what is down (component and address), else which checks failed.
@@ -58,3 +65,13 @@ def doctor_command(ctx: typer.Context) -> None:
         summary = "; ".join(down) if down else f"{len(failed)} check(s) failed: {', '.join(c.name for c in failed)}"
         echo(f"error: {summary}", err=True)
         raise typer.Exit(1)
+
+
+def _print_checks(checks: list[doctor.Check]) -> None:
+    width = max(len(c.name) for c in checks)
+    for check in checks:
+        mark = "ok  " if check.ok else "FAIL"
+        line = f"{mark} {check.name:<{width}}  {check.detail}"
+        if not check.ok and check.fix:
+            line += f" — {check.fix}"
+        echo(line)

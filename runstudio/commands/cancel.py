@@ -9,7 +9,8 @@ from engine.config import load_settings
 from engine.services.context import ServiceContext, open_services
 from runstudio.commands.runs import STATUSES
 from runstudio.context import options, run_async
-from runstudio.output import echo
+from runstudio.options import JsonFlag
+from runstudio.output import echo, print_json
 
 if TYPE_CHECKING:
     from engine.services.cancel import CancelOutcome
@@ -43,7 +44,8 @@ def cancel_command(
         list[str] | None,
         typer.Argument(
             metavar="RUN_ID",
-            help="Runs to cancel. A single id is canceled without a prompt; several are counted and confirmed.",
+            help="Runs to cancel, each a full id or a unique prefix (6+ hex characters). A single id is canceled "
+            "without a prompt; several are counted and confirmed.",
             show_default=False,
         ),
     ] = None,
@@ -62,6 +64,7 @@ def cancel_command(
     yes: Annotated[
         bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (required when stdin is not a terminal).")
     ] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Cancel runs Temporal-first: a run becomes CANCELED only once Temporal has accepted the cancel.
 
@@ -70,29 +73,38 @@ def cancel_command(
     Several runs are counted and confirmed first; --yes skips the prompt. A single run id is not confirmed.
 
     Prints one line per run (canceled / already requested: when and by whom / refused: why / not cancelable:
-    why, e.g. already TERMINATED in Temporal) and a total.
+    why, e.g. already TERMINATED in Temporal) and a total. With --json: a list of
+    {"run_id", "outcome", "reason", "status_before"}, outcome one of canceled, already_requested, refused,
+    not_cancelable ([] when nothing matched).
 
     Exit code 1 if Temporal refused (or could not be reached) for any run, else 0.
     """
     from engine.services.audit import Actor
     from engine.services.cancel import cancel_runs, select_cancelable
-    from engine.services.runs import get_run
+    from engine.services.runs import resolve_run_id
 
     ids = list(run_ids or [])
     if ids and (status is not None or workflow is not None):
-        raise typer.BadParameter("give run ids or --status/--workflow, not both", param_hint="RUN_IDS")
+        raise typer.BadParameter("give run ids or --status/--workflow, not both", ctx=ctx, param_hint="RUN_IDS")
     if not ids and status is None:
         if workflow is not None:
-            raise typer.BadParameter("--workflow needs --status (e.g. --status WAITING)", param_hint="--status")
-        raise typer.BadParameter("give the run ids to cancel, or --status S [--workflow W]", param_hint="RUN_IDS")
+            raise typer.BadParameter(
+                "--workflow needs --status (e.g. --status WAITING)", ctx=ctx, param_hint="--status"
+            )
+        raise typer.BadParameter(
+            "give the run ids to cancel, or --status S [--workflow W]", ctx=ctx, param_hint="RUN_IDS"
+        )
     wanted = status.upper() if status is not None else None
     if wanted is not None and wanted not in STATUSES:
-        raise typer.BadParameter(f"unknown status {status!r}; use one of {', '.join(STATUSES)}", param_hint="--status")
+        raise typer.BadParameter(
+            f"unknown status {status!r}; use one of {', '.join(STATUSES)}", ctx=ctx, param_hint="--status"
+        )
 
     async def select(services: ServiceContext) -> list[str]:
         if wanted is None:
-            # Every id must exist before anything is canceled: a typo cancels nothing (RunNotFound).
-            return [(await get_run(services, r)).run_id for r in ids]
+            # Every id must name one run before anything is canceled: a typo or an ambiguous prefix cancels
+            # nothing (RunNotFound); a whole id that no run has is reported per run by cancel_runs.
+            return [await resolve_run_id(services, r) for r in ids]
         return await select_cancelable(services, status=wanted, workflow_id=workflow)
 
     async def go() -> "list[CancelOutcome]":
@@ -106,10 +118,13 @@ def cancel_command(
             return await cancel_runs(services, chosen, actor=Actor.current(), on_progress=_progress)
 
     outcomes = run_async(go())
-    if not outcomes:
+    if as_json:
+        print_json([o.model_dump(mode="json") for o in outcomes])
+    elif not outcomes:
         echo("No runs match; nothing to cancel.")
         return
-    _report(outcomes)
+    else:
+        _report(outcomes)
     if any(o.outcome == "refused" for o in outcomes):
         raise typer.Exit(1)
 

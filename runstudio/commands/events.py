@@ -2,16 +2,16 @@
 
 import unicodedata
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from engine.services.audit import Actor
 from engine.services.context import ServiceContext
-from engine.services.payloads import PayloadRejected, parse_json_text
+from engine.services.when import ago
 from runstudio.commands.runs import with_services
-from runstudio.output import echo, print_json, print_table, read_payload_option
+from runstudio.options import AlwaysJsonFlag, JsonFlag, read_json_option, read_object_option
+from runstudio.output import echo, print_json, print_table
 
 
 def register(app: typer.Typer) -> None:
@@ -55,6 +55,7 @@ def send_command(
             help="The correlation key. Without it, the event name's rule derives it (`runstudio event rule set`).",
         ),
     ] = None,
+    as_json: AlwaysJsonFlag = False,
 ) -> None:
     """Send an event: start the runs it triggers and signal every run waiting for its name and key.
 
@@ -63,7 +64,8 @@ def send_command(
     """
     from engine.services.ingress import submit_event
 
-    data = read_payload_option(payload)
+    del as_json  # the output is JSON either way
+    data = read_object_option(payload, "--payload")
 
     async def work(services: ServiceContext) -> Any:
         return await submit_event(services, name, data, event_id=event_id, correlation_key=correlation)
@@ -103,8 +105,10 @@ def rule_set_command(
             help="JSONata over {payload, event: {name, id}}, e.g. 'payload.ticket.id'. Its value becomes the key."
         ),
     ],
+    as_json: AlwaysJsonFlag = False,
 ) -> None:
-    """Create or replace the correlation rule of an event name."""
+    """Create or replace the correlation rule of an event name; prints {"event_name", "expression"}."""
+    del as_json  # the output is JSON either way
     from engine.services.ingress import CorrelationRuleInvalid, set_correlation_rule
 
     async def work(services: ServiceContext) -> None:
@@ -120,7 +124,7 @@ def rule_set_command(
     print_json({"event_name": name, "expression": expression})
 
 
-def rule_list_command(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+def rule_list_command(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """List the correlation rules."""
     from engine.services.ingress import list_correlation_rules
 
@@ -137,7 +141,7 @@ def rule_list_command(ctx: typer.Context, as_json: bool = typer.Option(False, "-
     print_table(["EVENT", "EXPRESSION"], [[_plain(r.event_name), _plain(r.expression)] for r in rules])
 
 
-def tasks_command(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+def tasks_command(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """List open human tasks, newest first."""
     from engine.services.tasks import list_open_tasks
 
@@ -176,7 +180,7 @@ def tasks_command(ctx: typer.Context, as_json: bool = typer.Option(False, "--jso
                 t.run_id,
                 _plain(t.task_type),
                 _plain(t.title),
-                f"{int((now - t.created_at).total_seconds())}s ago",
+                ago(t.created_at, now),
             ]
             for t in items
         ],
@@ -190,6 +194,7 @@ def task_complete_command(
         str,
         typer.Option("--response", help="The response as JSON (it must satisfy the task's form), or @FILE."),
     ],
+    as_json: AlwaysJsonFlag = False,
 ) -> None:
     """Complete an open task; the response is checked against the task's form schema first.
 
@@ -198,7 +203,8 @@ def task_complete_command(
     """
     from engine.services.tasks import TaskResponseInvalid, complete_task
 
-    value = _read_json_option(response, "--response")
+    del as_json  # the output is JSON either way
+    value = read_json_option(response, "--response")
 
     async def work(services: ServiceContext) -> Any:
         return await complete_task(services, task_id, value, actor=Actor.current())
@@ -230,22 +236,6 @@ def task_complete_command(
             "`runstudio doctor` checks Temporal.",
             err=True,
         )
-
-
-def _read_json_option(value: str, option: str) -> Any:
-    """Any JSON value given as text or ``@FILE``."""
-    source = "the value"
-    if value.startswith("@"):
-        path = Path(value[1:])
-        source = str(path)
-        try:
-            value = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise typer.BadParameter(f"cannot read {path}: {exc.strerror}", param_hint=option) from exc
-    try:
-        return parse_json_text(value, what=source)
-    except PayloadRejected as exc:
-        raise typer.BadParameter(str(exc), param_hint=option) from exc
 
 
 def _plain(text: str) -> str:

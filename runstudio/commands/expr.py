@@ -29,7 +29,9 @@ from engine.expressions import EvalEnv, ExpressionError, check_expression, evalu
 from engine.inbound import InboundRejected, check_json
 from engine.services.payloads import PayloadRejected, parse_json_text
 from runstudio.context import options
-from runstudio.output import echo, json_text, print_json
+from runstudio.errors import USAGE_EXIT, UsageProblem, error_line
+from runstudio.options import AlwaysJsonFlag, json_type, read_object_option
+from runstudio.output import json_text, print_json
 
 REFUSED_AT_PUBLISH = "RS1007"
 """Error code when publish would refuse the expression (see ``engine.expressions.ERROR_CODES``)."""
@@ -105,30 +107,38 @@ def expr_command(
             "line is unusable.",
         ),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (expr always does).")] = False,
+    as_json: AlwaysJsonFlag = False,
 ) -> None:
-    """Evaluate EXPRESSION as a workflow step would and print {"value": …}, or {"error": …} with exit 1."""
+    """Evaluate EXPRESSION as a workflow step would and print {"value": …}, or {"error": …} with exit 1.
+
+    An unusable --payload, --vars or --now is a usage error: the {"error": …} object (code RS1008) is still
+    printed, and the exit code is 2.
+    """
     del as_json  # output is JSON either way; the flag exists because every command accepts it
     tenant = options(ctx).tenant
     if cases is not None:
         if expression is not None:
-            raise typer.BadParameter("give either EXPRESSION or --cases, not both", param_hint="--cases")
+            raise UsageProblem("give either EXPRESSION or --cases, not both")
         raise typer.Exit(_run_cases(cases, tenant=tenant, now=now))
     if expression is None:
-        raise typer.BadParameter("give an EXPRESSION to evaluate, or --cases FILE", param_hint="EXPRESSION")
+        raise UsageProblem("give an EXPRESSION to evaluate, or --cases FILE")
 
+    exit_code = 1
     try:
         env = clock_env(now)
         context = build_context(
-            _read_object_option(payload, "--payload"), _read_object_option(variables, "--vars"), tenant=tenant
+            read_object_option(payload, "--payload"), read_object_option(variables, "--vars"), tenant=tenant
         )
         outcome = evaluate_for_author(expression, context, env)
-    except (PayloadRejected, InboundRejected, ValueError) as exc:
+    except (UsageProblem, ValueError) as exc:  # ValueError: --now is not a date-time
+        outcome = Outcome(error={"code": BAD_INPUT, "message": str(exc), "position": None})
+        exit_code = USAGE_EXIT
+    except (PayloadRejected, InboundRejected) as exc:
         outcome = Outcome(error={"code": BAD_INPUT, "message": str(exc), "position": None})
     print_json(outcome.as_json())
     if outcome.error is not None:
-        echo(f"error: {outcome.error['message']}", err=True)
-        raise typer.Exit(1)
+        typer.echo(error_line(outcome.error["message"]), err=True)
+        raise typer.Exit(exit_code)
 
 
 def evaluate_for_author(expression: str, context: dict[str, Any], env: EvalEnv) -> Outcome:
@@ -197,7 +207,7 @@ def _run_cases(path: Path, *, tenant: str, now: str | None) -> int:
     try:
         env = clock_env(now)
     except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--now") from None
+        raise UsageProblem(str(exc)) from None
     if str(path) == "-":
         return _write_results(sys.stdin, tenant=tenant, env=env)
     try:
@@ -205,7 +215,7 @@ def _run_cases(path: Path, *, tenant: str, now: str | None) -> int:
             return _write_results(stream, tenant=tenant, env=env)
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else f"not UTF-8 ({exc.reason})"
-        raise typer.BadParameter(f"cannot read {path}: {reason}", param_hint="--cases") from None
+        raise UsageProblem(f"cannot read the --cases file {path}: {reason}") from None
 
 
 def _write_results(stream: TextIO, *, tenant: str, env: EvalEnv) -> int:
@@ -218,40 +228,13 @@ def _write_results(stream: TextIO, *, tenant: str, env: EvalEnv) -> int:
     return 0 if all_usable else 1
 
 
-def _read_object_option(value: str | None, option: str) -> dict[str, Any]:
-    """``--payload``/``--vars``: JSON object text or ``@FILE``, through the inbound rules; absent is ``{}``."""
-    if value is None:
-        return {}
-    text = value
-    if value.startswith("@"):
-        try:
-            text = Path(value[1:]).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8"
-            raise ValueError(f"cannot read {option} file {value[1:]}: {reason}") from None
-    parsed = parse_json_text(text, what=option)
-    if not isinstance(parsed, dict):
-        raise ValueError(f"{option} must be a JSON object, got {_json_type(parsed)}")
-    return parsed
-
-
 def _object_field(case: dict[str, Any], field: str, number: int) -> dict[str, Any]:
     value = case.get(field)
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise ValueError(f"case line {number}: {field} must be a JSON object, got {_json_type(value)}")
+        raise ValueError(f"case line {number}: {field} must be a JSON object, got {json_type(value)}")
     return value
-
-
-def _json_type(value: object) -> str:
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, bool):
-        return "a boolean"
-    return "a number" if isinstance(value, int | float) else "null"
 
 
 @lru_cache(maxsize=1024)

@@ -9,13 +9,17 @@ import typer
 
 from engine.config import load_settings
 from engine.services.context import ServiceContext, open_services
+from engine.services.when import ago
 from runstudio.context import options, run_async
-from runstudio.output import echo, print_json, print_table, read_payload_option
+from runstudio.options import AlwaysJsonFlag, JsonFlag, read_object_option
+from runstudio.output import echo, print_json, print_table
 
 if TYPE_CHECKING:
     from engine.services.runs import RunDetail, RunSummary
 
 STATUSES = ("RUNNING", "WAITING", "SUCCEEDED", "FAILED", "CANCELED")
+
+RUN_ID_HELP = "The run's id, or a unique prefix of it (at least 6 hex characters, as the studio shows)."
 
 
 def register(app: typer.Typer) -> None:
@@ -40,7 +44,7 @@ def with_services(ctx: typer.Context, work: Any) -> Any:
 def publish_command(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="JSON file with one workflow definition.", exists=True, dir_okay=False)],
-    as_json: bool = typer.Option(False, "--json", help="Print JSON (publish always prints JSON)."),
+    as_json: AlwaysJsonFlag = False,
 ) -> None:
     """Validate a definition file and publish it as an immutable version; every problem is listed.
 
@@ -77,7 +81,7 @@ def publish_command(
     )
 
 
-def definitions_command(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+def definitions_command(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """List published definitions with their latest version."""
     from engine.store import definitions
 
@@ -110,11 +114,13 @@ def start_command(
     workflow_id: str = typer.Argument(..., help="Id of the published workflow."),
     version: int | None = typer.Option(None, "--version", help="Version to run (default: latest)."),
     payload: str | None = typer.Option(None, "--payload", help="Input as JSON, or @FILE to read it from a file."),
+    as_json: AlwaysJsonFlag = False,
 ) -> None:
     """Start a run on Temporal and print its id as JSON: {"run_id": …}."""
     from engine.services.launch import launch_run
 
-    data = read_payload_option(payload)
+    del as_json  # the output is JSON either way
+    data = read_object_option(payload, "--payload")
 
     async def work(services: ServiceContext) -> Any:
         return await launch_run(services, workflow_id=workflow_id, version=version, payload=data)
@@ -125,18 +131,43 @@ def start_command(
 def runs_command(
     ctx: typer.Context,
     status: str | None = typer.Option(None, "--status", help=f"Only runs in this status ({', '.join(STATUSES)})."),
-    workflow: str | None = typer.Option(None, "--workflow", help="Only runs of this workflow id."),
+    workflow: str | None = typer.Option(
+        None, "--workflow", help="Only runs whose workflow id starts with this (case-insensitive)."
+    ),
+    since: str | None = typer.Option(
+        None, "--since", help="Only runs started in this window (15m, 1h, 24h, 7d) or since this ISO time."
+    ),
+    stuck: bool = typer.Option(False, "--stuck", help="Only stuck runs (RUNNING with no step for over 60 s)."),
+    trigger: str | None = typer.Option(None, "--trigger", help="Only runs of this trigger (manual, event, …)."),
     limit: int = typer.Option(50, "--limit", min=1, max=1000, help="How many runs (newest first)."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    as_json: JsonFlag = False,
 ) -> None:
-    """List runs, newest first."""
+    """List runs, newest first; the filters are the studio's."""
+    from engine.inbound import InboundRejected
+    from engine.services.run_filters import check_trigger, parse_since
     from engine.services.runs import list_runs
 
     if status is not None and status.upper() not in STATUSES:
-        raise typer.BadParameter(f"unknown status {status!r}; use one of {', '.join(STATUSES)}", param_hint="--status")
+        raise typer.BadParameter(
+            f"unknown status {status!r}; use one of {', '.join(STATUSES)}", ctx=ctx, param_hint="--status"
+        )
+    try:
+        started_since = None if since is None else parse_since(since, datetime.now(UTC))
+        trigger_filter = None if trigger is None else check_trigger(trigger)
+    except InboundRejected as exc:
+        hint = "--since" if exc.what == "since" else "--trigger"
+        raise typer.BadParameter(exc.rule, ctx=ctx, param_hint=hint) from exc
 
     async def work(services: ServiceContext) -> Any:
-        return await list_runs(services, status=status.upper() if status else None, workflow_id=workflow, limit=limit)
+        return await list_runs(
+            services,
+            status=status.upper() if status else None,
+            workflow_prefix=workflow,
+            since=started_since,
+            stuck=stuck,
+            trigger=trigger_filter,
+            limit=limit,
+        )
 
     items = with_services(ctx, work)
     if as_json:
@@ -171,7 +202,7 @@ def runs_command(
                 r.status + (" (stuck)" if r.stuck else "") + (" (cancel requested)" if _cancel_pending(r) else ""),
                 f"{r.workflow_id}@{r.workflow_version}",
                 r.trigger,
-                f"{int((now - r.started_at).total_seconds())}s ago",
+                ago(r.started_at, now),
                 str(r.step_count),
             ]
             for r in items
@@ -181,16 +212,16 @@ def runs_command(
 
 def show_command(
     ctx: typer.Context,
-    run_id: str = typer.Argument(..., help="The run's id."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    run_id: str = typer.Argument(..., help=RUN_ID_HELP),
+    as_json: JsonFlag = False,
 ) -> None:
     """Show one run: status, redacted input, vars, steps, waits and invocations."""
     from engine.services.health import diagnose
-    from engine.services.runs import get_run_detail
+    from engine.services.runs import get_run_detail, resolve_run_id
 
     async def work(services: ServiceContext) -> Any:
-        detail = await get_run_detail(services, run_id)
-        diagnosis = await diagnose(services, run_id) if detail.stuck else None
+        detail = await get_run_detail(services, await resolve_run_id(services, run_id))
+        diagnosis = await diagnose(services, detail.run_id) if detail.stuck else None
         return detail, diagnosis
 
     detail, diagnosis = with_services(ctx, work)

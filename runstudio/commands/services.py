@@ -1,11 +1,16 @@
 """``runstudio services start|stop|status``: the embedded Postgres and Temporal dev server (SPEC §2)."""
 
 import shlex
+from pathlib import Path
+from typing import Any
 
 import typer
 
 from engine import devstack
 from engine.config import load_settings
+from runstudio.errors import UsageProblem
+from runstudio.options import JsonFlag
+from runstudio.output import print_json
 
 
 def register(app: typer.Typer) -> None:
@@ -28,8 +33,15 @@ def start_command(
         "--print-env",
         help="Print only `export VAR=…` lines for the stack (use with eval) and leave it running.",
     ),
+    as_json: JsonFlag = False,
 ) -> None:
-    """Start the embedded Postgres and Temporal dev server, or reuse them if already running."""
+    """Start the embedded Postgres and Temporal dev server, or reuse them if already running.
+
+    With --json: {"home", "database_url", "temporal_address", "temporal_namespace", "services": […]}, each
+    service as `services status --json` shows it.
+    """
+    if print_env and as_json:
+        raise UsageProblem("give --print-env or --json, not both")
     settings = load_settings()
     home = settings.home.expanduser().resolve()
     if settings.database_url is not None or settings.temporal_address is not None:
@@ -47,27 +59,70 @@ def start_command(
         typer.echo(f"export TEMPORAL_NAMESPACE={shlex.quote(endpoints.temporal_namespace)}")
         return
     stack = devstack.status(home)
+    if as_json:
+        print_json(
+            {
+                "home": str(home),
+                "database_url": endpoints.database_url,
+                "temporal_address": endpoints.temporal_address,
+                "temporal_namespace": endpoints.temporal_namespace,
+                "services": [_service_json(s) for s in (stack.postgres, stack.temporal)],
+            }
+        )
+        return
     for service in (stack.postgres, stack.temporal):
         typer.echo(_status_line(service))
     typer.echo(f"data dir  {home}")
     typer.echo("Stop them with `runstudio services stop`.")
 
 
-def stop_command() -> None:
-    """Stop the embedded Postgres and Temporal dev server of this home directory."""
+def stop_command(as_json: JsonFlag = False) -> None:
+    """Stop the embedded Postgres and Temporal dev server of this home directory.
+
+    With --json: {"home", "stopped": [one line per stopped process]}.
+    """
     home = load_settings().home.expanduser().resolve()
     stopped = devstack.stop(home)
+    if as_json:
+        print_json({"home": str(home), "stopped": stopped})
+        return
     if not stopped:
         typer.echo(f"Nothing was running for {home}.")
     for line in stopped:
         typer.echo(f"stopped {line}")
 
 
-def status_command() -> None:
-    """Show whether the embedded Postgres and Temporal dev server are running (always exits 0)."""
+def status_command(as_json: JsonFlag = False) -> None:
+    """Show whether the embedded Postgres and Temporal dev server are running (always exits 0).
+
+    With --json: {"home", "services": [{"name", "running", "ready", "pid", "address", "data_path"}, …]}.
+    """
     stack = devstack.status(load_settings().home)
+    if as_json:
+        print_json(
+            {
+                "home": str(_absolute(stack.home)),
+                "services": [_service_json(s) for s in (stack.postgres, stack.temporal)],
+            }
+        )
+        return
     for service in (stack.postgres, stack.temporal):
         typer.echo(_status_line(service))
+
+
+def _service_json(service: devstack.ServiceStatus) -> dict[str, Any]:
+    return {
+        "name": service.name,
+        "running": service.running,
+        "ready": service.ready,
+        "pid": service.pid,
+        "address": service.address,
+        "data_path": str(_absolute(service.data_path)),
+    }
+
+
+def _absolute(path: Path) -> Path:
+    return path.expanduser().resolve()
 
 
 def _status_line(service: devstack.ServiceStatus) -> str:

@@ -5,6 +5,7 @@ import typer
 from engine.config import load_settings
 from engine.services.context import open_services
 from runstudio.context import options, run_async
+from runstudio.errors import UsageProblem
 
 
 def register(app: typer.Typer) -> None:
@@ -17,8 +18,16 @@ def tui_command(
     read_only: bool = typer.Option(
         False, "--read-only", help="Hide every control that changes anything (for watching production)."
     ),
+    as_json: bool = typer.Option(
+        False, "--json", help="Refused: the studio is interactive (use `runstudio runs --json`, `show --json`)."
+    ),
 ) -> None:
     """Open the studio: runs, their timelines, and the health of the stack. Press ? inside for the keys."""
+    if as_json:
+        raise UsageProblem(
+            "the studio is interactive and has no JSON form; for JSON use `runstudio runs --json` or "
+            "`runstudio show RUN_ID --json`"
+        )
     # Imported here so that every other command starts without loading Textual.
     from studio_tui.app import RunStudioApp
 

@@ -14,6 +14,7 @@ from engine.services.demo import is_empty, load_demo
 from engine.store import migrations
 from engine.store.db import connect
 from runstudio.context import options, run_async
+from runstudio.output import print_json
 
 
 def register(app: typer.Typer) -> None:
@@ -26,12 +27,19 @@ def up_command(
     headless: bool = typer.Option(
         False, "--headless", help="Do not open the studio: print what runs and wait for Ctrl-C (for scripts)."
     ),
+    as_json: bool = typer.Option(
+        False,
+        "--json",
+        help="Headless, and describe the stack as one JSON document "
+        '({"database_url", "temporal_address", "temporal_namespace", "migrations_applied", "demo_run_ids"}).',
+    ),
 ) -> None:
     """Start Postgres + Temporal (embedded unless configured), migrate, run a worker, load demo data, open the studio.
 
     Quitting the studio (q) stops what this command started; services that were already running stay up.
     """
     tenant = options(ctx).tenant
+    headless = headless or as_json  # a studio has no JSON form; the JSON describes the headless stack
     settings = load_settings()
     # Warnings only, and to a file once the studio owns the terminal.
     log_file = settings.home / "logs" / "up.log"
@@ -43,13 +51,13 @@ def up_command(
     )
     before = devstack.status(settings.home) if settings.uses_embedded_stack else None
     try:
-        run_async(_up(settings, tenant, headless=headless))
+        run_async(_up(settings, tenant, headless=headless, as_json=as_json))
     finally:
         if before is not None:
             _stop_what_we_started(settings, before)
 
 
-async def _up(settings: Settings, tenant: str, *, headless: bool) -> None:
+async def _up(settings: Settings, tenant: str, *, headless: bool, as_json: bool = False) -> None:
     from worker.main import run_worker
 
     typer.echo("Starting services…", err=True)
@@ -72,9 +80,20 @@ async def _up(settings: Settings, tenant: str, *, headless: bool) -> None:
             await worker
             typer.echo("Stopping…", err=True)
             return
-        _describe(
-            settings, services.endpoints.database_url, services.endpoints.temporal_address, len(applied), demo_runs
-        )
+        if as_json:
+            print_json(
+                {
+                    "database_url": services.endpoints.database_url,
+                    "temporal_address": services.endpoints.temporal_address,
+                    "temporal_namespace": settings.temporal_namespace,
+                    "migrations_applied": [m.label for m in applied],
+                    "demo_run_ids": demo_runs,
+                }
+            )
+        else:
+            _describe(
+                settings, services.endpoints.database_url, services.endpoints.temporal_address, len(applied), demo_runs
+            )
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)

@@ -1,5 +1,7 @@
 """``runstudio worker``: the Temporal worker process."""
 
+from typing import Annotated
+
 import typer
 
 from engine.config import load_settings
@@ -13,6 +15,9 @@ def register(app: typer.Typer) -> None:
 
 def worker_command(
     log_level: str = typer.Option("INFO", "--log-level", help="Logging level (DEBUG, INFO, WARNING, ERROR)."),
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Log JSON lines to stderr (as RUNSTUDIO_LOG_FORMAT=json does).")
+    ] = False,
 ) -> None:
     """Run a worker on the task queue workflow-runtime-v2 until SIGTERM or Ctrl-C.
 
@@ -26,7 +31,7 @@ def worker_command(
     from worker.shutdown import flush_and_exit
 
     settings = load_settings()
-    configure_logging(log_level, settings.log_format)
+    configure_logging(log_level, "json" if as_json else settings.log_format)
     run_async(run_worker(settings))
     # Interpreter shutdown would join the SDK's threads and can crash in its native finaliser.
     flush_and_exit(0)

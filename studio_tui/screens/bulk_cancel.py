@@ -20,7 +20,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, ProgressBar, Static
+from textual.widgets import Button, ProgressBar, Static
 
 from engine.services.audit import Actor
 from engine.services.cancel import CANCELABLE, CancelOutcome, cancel_runs, select_cancelable
@@ -29,6 +29,7 @@ from engine.services.runs import RunSummary, list_runs
 from studio_tui.failures import failure_text
 from studio_tui.format import role_style, short_id
 from studio_tui.sanitize import safe_text
+from studio_tui.widgets.studio_footer import StudioFooter
 
 SELECT_PAGE: Final = 500
 """Runs read per keyset page when a run-id prefix selects the runs to cancel."""
@@ -181,7 +182,7 @@ class BulkCancelScreen(ModalScreen[list[CancelOutcome] | None]):
             with Horizontal(id="bulk-buttons"):
                 yield Button(f"Cancel {plural(count, 'run')} (y)", id="bulk-confirm", variant="error", compact=True)
                 yield Button("Back (esc)", id="bulk-back", compact=True)
-        yield Footer()
+        yield StudioFooter()
 
     def on_mount(self) -> None:
         """Ask; the safe answer has the focus, so a stray enter changes nothing."""

@@ -8,9 +8,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Static
+from textual.widgets import Button, Static
 
 from studio_tui.sanitize import safe_text
+from studio_tui.widgets.studio_footer import StudioFooter
 
 
 class ConfirmModal(ModalScreen[bool]):
@@ -42,7 +43,7 @@ class ConfirmModal(ModalScreen[bool]):
             with Horizontal(id="confirm-buttons"):
                 yield Button(f"{self._confirm_label} (y)", id="confirm-yes", variant="error", compact=True)
                 yield Button("Back (esc)", id="confirm-no", compact=True)
-        yield Footer()
+        yield StudioFooter()  # keeps Help and Quit at 80 columns (issue 13)
 
     def on_mount(self) -> None:
         """Title the dialog and put the focus on the safe answer."""

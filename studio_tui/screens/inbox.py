@@ -15,7 +15,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from engine.services.context import ServiceContext
 from engine.services.runs import RunSummary, WaitView, get_run_detail, list_runs
@@ -27,6 +27,7 @@ from studio_tui.sanitize import safe_text
 from studio_tui.screens.task_response_modal import TaskResponseModal
 from studio_tui.widgets.health_header import HealthHeader
 from studio_tui.widgets.keyed_table import ColumnSpec, KeyedTable, Row
+from studio_tui.widgets.studio_footer import StudioFooter
 
 REFRESH_SECONDS: Final = 2.0
 WAITING_LIMIT: Final = 500
@@ -156,7 +157,7 @@ class InboxScreen(Screen[None]):
         yield KeyedTable(id="waiting-table", cell_padding=0)
         yield Static(id="waiting-empty", classes="inbox-empty", markup=False)
         yield Static(id="inbox-detail", markup=False)
-        yield Footer()
+        yield StudioFooter()
 
     def on_mount(self) -> None:
         """Load now and every ``REFRESH_SECONDS``."""
@@ -178,6 +179,7 @@ class InboxScreen(Screen[None]):
         if self._timer is not None and self._loaded_once:
             self._load()
             self._timer.resume()
+        self.refresh_bindings()
 
     # -- loading (workers) --------------------------------------------------------------------------
 
@@ -213,6 +215,7 @@ class InboxScreen(Screen[None]):
         if first:
             tasks, waiting = self.query_one("#tasks-table", KeyedTable), self.query_one("#waiting-table", KeyedTable)
             (tasks if tasks.display or not waiting.display else waiting).focus()
+        self.refresh_bindings()
         self._show_detail()
 
     def on_inbox_screen_load_failed(self, message: LoadFailed) -> None:
@@ -350,7 +353,10 @@ class InboxScreen(Screen[None]):
     # -- actions and events -----------------------------------------------------------------------
 
     def on_data_table_row_highlighted(self, _: DataTable.RowHighlighted) -> None:
-        """The detail line follows the cursor."""
+        """The detail line, and the footer's enter, follow the cursor."""
+        # Whether enter responds depends on a task being highlighted, which the first rows of a list (or a
+        # list emptied by a completion) change without any focus change.
+        self.refresh_bindings()
         self._show_detail()
 
     def on_descendant_focus(self, _: events.DescendantFocus) -> None:

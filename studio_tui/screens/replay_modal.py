@@ -17,7 +17,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static, TextArea
+from textual.widgets import Static, TextArea
 
 from engine.errors import ServiceUnavailableError
 from engine.services.audit import Actor
@@ -28,6 +28,7 @@ from engine.services.replay import ReplayNotPossible, replay_run
 from studio_tui.failures import failure_text
 from studio_tui.format import role_style, short_id
 from studio_tui.sanitize import safe_text
+from studio_tui.widgets.studio_footer import StudioFooter
 
 UNEDITED: Final = "Unedited — the original input will be used"
 EDITED: Final = "Edited — this payload will be sent"
@@ -128,7 +129,7 @@ class ReplayModal(ModalScreen[str | None]):
             )
             yield Static(id="replay-state", markup=False)
             yield Static(id="replay-problem", markup=False)
-        yield Footer()
+        yield StudioFooter()
 
     def on_mount(self) -> None:
         """Title the dialog, show the state and put the cursor in the editor."""

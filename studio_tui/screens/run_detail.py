@@ -1,7 +1,11 @@
 """The run screen: summary, stuck banner, step timeline and the panes; refreshes itself until the run ends.
 
-Its actions: replay (``R``) and cancel (``x``) change things and are hidden and unreachable in read-only
-mode; export (``e``) writes a file and an audit entry but changes no run, so read-only mode keeps it.
+Its actions: replay (``R``), cancel (``x``), send the awaited event (``v``) and complete the open task (``t``)
+change things and are hidden and unreachable in read-only mode; export (``e``) writes a file and an audit entry
+but changes no run, so read-only mode keeps it.
+
+Navigation keeps one run screen on the stack: opening a parent, child, replay or original replaces it and
+extends the breadcrumb trail shown at the top, so escape goes straight back to the list.
 """
 
 from collections.abc import Coroutine
@@ -14,20 +18,24 @@ from textual.binding import Binding, BindingType
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane, Tabs
+from textual.widgets import DataTable, Static, TabbedContent, TabPane, Tabs
 
 from engine.services.audit import Actor
 from engine.services.cancel import CANCELABLE, cancel_run
 from engine.services.context import ServiceContext
 from engine.services.export import export_run
 from engine.services.health import diagnose
-from engine.services.runs import RunDetail, get_run_detail
+from engine.services.ingress import EventOutcome
+from engine.services.runs import RunDetail, WaitView, get_run_detail
+from engine.services.tasks import get_task
 from studio_tui.failures import failure_text
 from studio_tui.format import TERMINAL_STATUSES, role_style, short_id
 from studio_tui.messages import OpenRun
 from studio_tui.sanitize import safe_text
 from studio_tui.screens.confirm_modal import ConfirmModal
 from studio_tui.screens.replay_modal import ReplayModal
+from studio_tui.screens.send_event_modal import SendEventModal
+from studio_tui.screens.task_response_modal import TaskResponseModal
 from studio_tui.widgets import run_records
 from studio_tui.widgets.cancel_banner import CancelBanner, cancel_pending
 from studio_tui.widgets.health_header import HealthHeader
@@ -35,11 +43,14 @@ from studio_tui.widgets.json_view import JsonView
 from studio_tui.widgets.record_pane import RecordPane
 from studio_tui.widgets.run_summary import RunSummary
 from studio_tui.widgets.stuck_banner import ASKING, StuckBanner
+from studio_tui.widgets.studio_footer import StudioFooter
 from studio_tui.widgets.timeline import Timeline
 
 REFRESH_SECONDS: Final = 2.0
 ERROR_SECONDS: Final = 30.0
 """How long an error notification stays up (long enough to read a reason over a slow SSH link)."""
+CLOCK_SECONDS: Final = 1.0
+"""How often relative times ("8s ago", "times out in 4m") are redrawn, also once the run has ended."""
 DIAGNOSE_SECONDS: Final = 10.0
 """How often to ask Temporal again why a stuck run is stuck (each ask is a few RPCs)."""
 
@@ -52,6 +63,7 @@ PANES: Final[tuple[tuple[str, str], ...]] = (
     ("events", "Events"),
     ("audit", "Audit"),
     ("logs", "Logs"),
+    ("replays", "Replays"),
     ("children", "Children"),
 )
 """Pane ids and tab titles, in tab order."""
@@ -65,23 +77,41 @@ class RunDetailScreen(Screen[None]):
         Binding("escape", "back", "Back"),
         Binding("R", "replay", "Replay"),
         Binding("x", "cancel_run", "Cancel run"),
+        Binding("v", "send_event", "Send event"),
+        Binding("t", "complete_task", "Complete task"),
+        Binding("o", "original", "Original"),
         Binding("e", "export", "Export"),
-        Binding("right_square_bracket", "next_pane", "Next pane", key_display="]"),
+        # The tabs show that there are panes; at 80 columns the footer keeps room for Help and Quit instead.
+        Binding("right_square_bracket", "next_pane", "Next pane", key_display="]", show=False),
         Binding("left_square_bracket", "previous_pane", "Previous pane", key_display="[", show=False),
         Binding("c", "copy_id", "Copy id", show=False),
         # The summary says "parent … (p)" whenever there is one.
         Binding("p", "parent", "Parent", show=False),
         Binding("r", "reload", "Refresh", show=False),
+        Binding("J", "detail_scroll(1)", "Scroll detail down", show=False),
+        Binding("K", "detail_scroll(-1)", "Scroll detail up", show=False),
     ]
-    MUTATING: ClassVar[frozenset[str]] = frozenset({"replay", "cancel_run"})
+    MUTATING: ClassVar[frozenset[str]] = frozenset({"replay", "cancel_run", "send_event", "complete_task"})
     """Actions that change a run: never offered, and never run, in read-only mode."""
     HELP_NOTES: ClassVar[tuple[str, ...]] = (
         "R replays the run: unedited, with its original input; edited, with your payload (placeholders left "
         "as [REDACTED] keep their secret). x cancels a RUNNING or WAITING run through Temporal.",
-        "e exports the run, redacted, to run-<id>-<time>.json in the current directory and records it in the "
-        "audit trail. It changes no run, so it stays available in read-only mode, where R and x are hidden.",
+        "v sends the event a WAITING run waits for (name and key prefilled, you type the JSON payload); t completes "
+        "its open human task. Both are hidden in read-only mode.",
+        "Escape goes back to the list: parent (p), children and replays (Enter) and the original of a replay (o) "
+        "open in place, and the trail at the top says how you got there. J/K scroll the selected record's detail.",
+        "e exports the run, redacted, to run-<id>-<time>.json in $RUNSTUDIO_HOME/exports (or the studio's "
+        "--output-dir) and records it in the audit trail; the message says the full path. It changes no run, so "
+        "it stays available in read-only mode.",
     )
     """What the keys alone do not say (for the help overlay)."""
+    READ_ONLY_HELP_NOTES: ClassVar[tuple[str, ...]] = (
+        "Escape goes back to the list: parent (p), children and replays (Enter) and the original of a replay (o) "
+        "open in place, and the trail at the top says how you got there. J/K scroll the selected record's detail.",
+        "e exports the run, redacted, to run-<id>-<time>.json in $RUNSTUDIO_HOME/exports (or the studio's "
+        "--output-dir) and records it in the audit trail; the message says the full path.",
+    )
+    """The help notes in read-only mode: only keys that are there (no replay, cancel, event or task)."""
 
     detail: reactive[RunDetail | None] = reactive(None, init=False, always_update=True)
     """The run as last loaded (redrawn on every load: relative times move on even when the run does not)."""
@@ -90,19 +120,25 @@ class RunDetailScreen(Screen[None]):
     stuck_reason: reactive[str] = reactive(ASKING, init=False)
     """Temporal's best explanation of why the run is stuck (only shown while it is)."""
 
-    def __init__(self, services: ServiceContext, run_id: str, *, read_only: bool) -> None:
+    def __init__(self, services: ServiceContext, run_id: str, *, read_only: bool, trail: tuple[str, ...] = ()) -> None:
         super().__init__()
         self.services = services
         self.run_id = run_id
         self.read_only = read_only
+        self.trail = trail
+        """Run ids opened before this one from run screens, oldest first (the breadcrumb)."""
+        self._clock_timer: Timer | None = None
         self._refresh_timer: Timer | None = None
         self._diagnose_timer: Timer | None = None
         self._shown_status: str | None = None
+        self._shown_waits: frozenset[str] = frozenset()
+        self._replays_tab_shown = True
         self._canceling = False
 
     def compose(self) -> ComposeResult:
         """Header, banner, summary, panes, footer."""
         yield HealthHeader(tenant=self.services.tenant, read_only=self.read_only)
+        yield Static(self._trail_text(), id="run-trail", markup=False)
         yield CancelBanner(id="cancel-banner")
         yield StuckBanner(id="stuck-banner")
         yield RunSummary(id="run-summary")
@@ -116,7 +152,7 @@ class RunDetailScreen(Screen[None]):
                         yield JsonView()
                     else:
                         yield RecordPane()
-        yield Footer()
+        yield StudioFooter()  # keeps Help and Quit at 80 columns (issue 13)
 
     def on_mount(self) -> None:
         """Load now, then every ``REFRESH_SECONDS`` while the run is not finished."""
@@ -127,16 +163,17 @@ class RunDetailScreen(Screen[None]):
         self._focus_active_pane()
         self._load()
         self._refresh_timer = self.set_interval(REFRESH_SECONDS, self._tick)
+        self._clock_timer = self.set_interval(CLOCK_SECONDS, self._redraw)
 
     def on_screen_suspend(self, _: events.ScreenSuspend) -> None:
         """No refreshing while another screen (another run, help) is on top."""
-        for timer in (self._refresh_timer, self._diagnose_timer):
+        for timer in (self._refresh_timer, self._diagnose_timer, self._clock_timer):
             if timer is not None:
                 timer.pause()
 
     def on_screen_resume(self, _: events.ScreenResume) -> None:
         """Catch up at once when the operator comes back."""
-        for timer in (self._refresh_timer, self._diagnose_timer):
+        for timer in (self._refresh_timer, self._diagnose_timer, self._clock_timer):
             if timer is not None:
                 timer.resume()
         if self.detail is not None:
@@ -169,13 +206,33 @@ class RunDetailScreen(Screen[None]):
 
     # -- rendering --------------------------------------------------------------------------------
 
+    def _trail_text(self) -> Text:
+        """``runs › 1a2b3c4d › 5e6f7a8b``: how the operator got here, this run last and in bold."""
+        text = Text("runs", style="dim", no_wrap=True, overflow="ellipsis")
+        for run_id in self.trail:
+            text.append(" › ", style="dim")
+            text.append_text(safe_text(short_id(run_id), single_line=True, style="dim"))
+        text.append(" › ", style="dim")
+        text.append_text(safe_text(short_id(self.run_id), single_line=True, style="bold"))
+        text.append("   esc back to the list", style="dim")
+        return text
+
+    def _redraw(self) -> None:
+        """Move relative times on between loads (and after the run ended, when loads stop)."""
+        if self.detail is not None:
+            self._show_run(self.detail)
+
     def watch_detail(self, detail: RunDetail | None) -> None:
         """Show the new state everywhere."""
         if detail is None:
             return
-        if detail.status != self._shown_status:
+        if detail.status != self._shown_status or self._open_wait_kinds() != self._shown_waits:
             self._shown_status = detail.status
-            self.refresh_bindings()  # cancel is offered only while the run is RUNNING or WAITING
+            self._shown_waits = self._open_wait_kinds()
+            self.refresh_bindings()  # cancel, send event and complete task depend on the run's state
+        self._show_run(detail)
+
+    def _show_run(self, detail: RunDetail) -> None:
         now = self.services.clock()
         variables = self.app.theme_variables
         self.query_one(RunSummary).show(detail, now)
@@ -190,13 +247,28 @@ class RunDetailScreen(Screen[None]):
             "events": run_records.events(detail, now, variables),
             "audit": run_records.audit(detail, now),
             "logs": run_records.logs(detail, variables),
-            "children": run_records.children(detail),
+            "children": run_records.children(detail, now, variables),
+            "replays": run_records.replays(detail, now, variables),
         }
         tabs = self.query_one(TabbedContent)
+        self._follow_replays(tabs, bool(detail.replays))
         for pane_id, records in panes.items():
             self.query_one(f"#{pane_id}", TabPane).query_one(RecordPane).show(records)
             title = dict(PANES)[pane_id]
             tabs.get_tab(pane_id).label = Text(f"{title} {len(records.rows)}" if records.rows else title)
+
+    def _follow_replays(self, tabs: TabbedContent, any_replays: bool) -> None:
+        """The Replays tab only when there is one: at 80 columns the tab bar has no room for an empty tab."""
+        if any_replays == self._replays_tab_shown:
+            return
+        self._replays_tab_shown = any_replays
+        if any_replays:
+            tabs.show_tab("replays")
+            return
+        if tabs.active == "replays":
+            tabs.active = "timeline"
+            self._focus_active_pane()
+        tabs.hide_tab("replays")
 
     def _follow_cancel(self, detail: RunDetail) -> None:
         banner = self.query_one(CancelBanner)
@@ -242,11 +314,40 @@ class RunDetailScreen(Screen[None]):
             return self.detail is not None and self.detail.status in CANCELABLE and not self._canceling
         if action == "replay":
             return True if self.detail is not None else None  # shown, but waits for the run's input
+        if action == "send_event":
+            return "event" in self._open_wait_kinds()
+        if action == "complete_task":
+            return "human" in self._open_wait_kinds()
+        if action == "original":
+            return self.detail is not None and self.detail.replay_of_run_id is not None
         return True
 
+    def _open_wait(self, kind: str) -> WaitView | None:
+        """The run's open wait of ``kind`` (``event`` or ``human``) while it is WAITING."""
+        if self.detail is None or self.detail.status != "WAITING":
+            return None
+        return next((w for w in self.detail.waits if w.status == "WAITING" and w.wait_type == kind), None)
+
+    def _open_wait_kinds(self) -> frozenset[str]:
+        """Kinds of open wait the operator can act on: an event wait has a name to send, a human wait its task id."""
+        kinds = set()
+        event, human = self._open_wait("event"), self._open_wait("human")
+        if event is not None and event.event_name is not None:
+            kinds.add("event")
+        if human is not None and human.key is not None:
+            kinds.add("human")
+        return frozenset(kinds)
+
     def action_back(self) -> None:
-        """Back to where the operator came from."""
+        """Back to the list (or whatever screen opened the first run of the trail)."""
         self.app.pop_screen()
+
+    def open_linked(self, run_id: str) -> None:
+        """Show ``run_id`` in place of this run, extending the trail (or cutting it back to a run already on it)."""
+        if run_id == self.run_id:
+            return
+        trail = self.trail[: self.trail.index(run_id)] if run_id in self.trail else (*self.trail, self.run_id)
+        self.app.switch_screen(RunDetailScreen(self.services, run_id, read_only=self.read_only, trail=trail))
 
     def action_parent(self) -> None:
         """Open the parent run, if there is one."""
@@ -254,7 +355,20 @@ class RunDetailScreen(Screen[None]):
         if parent is None:
             self.notify("This run has no parent run.", severity="warning")
             return
-        self.post_message(OpenRun(parent))
+        self.open_linked(parent)
+
+    def action_original(self) -> None:
+        """Open the run this one replayed."""
+        original = self.detail.replay_of_run_id if self.detail else None
+        if original is not None:
+            self.open_linked(original)
+
+    def action_detail_scroll(self, lines: int) -> None:
+        """Scroll the detail under the active pane's table (the selected record's JSON) by ``lines``."""
+        tabs = self.query_one(TabbedContent)
+        for view in self.query_one(f"#{tabs.active}", TabPane).query(JsonView):
+            if view.display:
+                view.scroll_relative(y=lines * max(1, view.size.height - 1), animate=False)
 
     def action_copy_id(self) -> None:
         """Copy the run id to the operator's clipboard (OSC 52, so it works over SSH)."""
@@ -271,7 +385,7 @@ class RunDetailScreen(Screen[None]):
 
     def _step_pane(self, step: int) -> None:
         tabs = self.query_one(TabbedContent)
-        ids = [pane_id for pane_id, _ in PANES]
+        ids = [pane_id for pane_id, _ in PANES if pane_id != "replays" or self._replays_tab_shown]
         tabs.active = ids[(ids.index(tabs.active) + step) % len(ids)]
         self._focus_active_pane()
 
@@ -287,10 +401,11 @@ class RunDetailScreen(Screen[None]):
         self._load()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        """Enter on a child run opens it."""
-        if self.query_one("#children", TabPane) in event.data_table.ancestors and event.row_key.value:
-            event.stop()
-            self.post_message(OpenRun(event.row_key.value))
+        """Enter on a child run or a replay opens it."""
+        for pane_id in ("children", "replays"):
+            if self.query_one(f"#{pane_id}", TabPane) in event.data_table.ancestors and event.row_key.value:
+                event.stop()
+                self.open_linked(event.row_key.value)
 
     # -- replay -------------------------------------------------------------------------------------
 
@@ -306,7 +421,53 @@ class RunDetailScreen(Screen[None]):
         if new_run_id is None:
             return
         self.notify(f"Replay started: {short_id(safe_text(new_run_id).plain)}", markup=False)
-        self.post_message(OpenRun(new_run_id))
+        if self.is_current:
+            self.open_linked(new_run_id)
+        else:
+            self.post_message(OpenRun(new_run_id))
+
+    # -- send event and complete task -----------------------------------------------------------------
+
+    def action_send_event(self) -> None:
+        """Send the event the run waits for: name and key prefilled, payload typed as JSON."""
+        wait = self._open_wait("event")
+        if self.read_only or wait is None or wait.event_name is None:
+            return
+        condition = run_records.filters_text(wait.filters)
+        modal = SendEventModal(self.services, event_name=wait.event_name, correlation_key=wait.key, condition=condition)
+        self.app.push_screen(modal, callback=self._event_sent)
+
+    def _event_sent(self, outcome: EventOutcome | None) -> None:
+        if outcome is None:
+            return
+        if outcome.error:
+            self._error(self.app, "Event recorded, not routed", outcome.error)
+        else:
+            reached = "reached this run" if self.run_id in outcome.signaled_run_ids else "did not reach this run"
+            self.notify(f"Event {short_id(outcome.event_id)} sent: {reached}", markup=False)
+        self._load()
+
+    def action_complete_task(self) -> None:
+        """Answer the run's open human task in the response editor."""
+        wait = self._open_wait("human")
+        if self.read_only or wait is None or wait.key is None:
+            return
+        self._in_background(self._open_task(wait.key), "run-task")
+
+    async def _open_task(self, task_id: str) -> None:
+        app = self.app
+        try:
+            task = await get_task(self.services, task_id)
+        except Exception as exc:
+            self._error(app, "Cannot open the task", failure_text(exc, self.services.endpoints))
+            return
+        if self.is_current:
+            app.push_screen(TaskResponseModal(self.services, task), callback=self._task_done)
+
+    def _task_done(self, completed: bool | None) -> None:
+        if completed:
+            self.notify("Task completed — the run goes on", markup=False)
+            self._load()
 
     # -- cancel -------------------------------------------------------------------------------------
 
@@ -362,7 +523,9 @@ class RunDetailScreen(Screen[None]):
     async def _export(self) -> None:
         app, run = self.app, self._run_label()
         try:
-            path = await export_run(self.services, self.run_id, actor=Actor.current())
+            # The app's --output-dir, else $RUNSTUDIO_HOME/exports: never the current directory (issue 13).
+            output_dir = getattr(app, "exports_dir", None)
+            path = await export_run(self.services, self.run_id, actor=Actor.current(), output_dir=output_dir)
         except Exception as exc:
             self._error(app, f"Export failed: {run}", failure_text(exc, self.services.endpoints))
             return

@@ -2,7 +2,8 @@
 
 import asyncio
 import re
-from dataclasses import dataclass
+import time
+from dataclasses import replace
 from datetime import datetime
 from typing import ClassVar, Final, Literal
 
@@ -15,23 +16,25 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from engine.services.cancel import CANCELABLE, CancelOutcome
 from engine.services.context import ServiceContext
-from engine.services.runs import RunSummary, list_runs
+from engine.services.runs import COUNT_CAP, RunSummary, count_runs, list_runs
+from engine.services.runs import cursor_of as cursor_of
 from studio_tui.failures import failure_text
 from studio_tui.format import (
     RUN_STATUSES,
-    STUCK_MARK,
     ago,
     duration,
     elapsed,
     role_style,
     short_id,
     status_text,
+    why_text,
 )
 from studio_tui.messages import OpenRun
+from studio_tui.run_query import CommandError, RunQuery, apply_command, describe
 from studio_tui.sanitize import safe_text
 from studio_tui.screens.bulk_cancel import (
     BulkCancelScreen,
@@ -39,12 +42,14 @@ from studio_tui.screens.bulk_cancel import (
     describe_filter,
     for_filter,
     for_marked,
-    select_matching,
     totals,
 )
 from studio_tui.widgets.cancel_banner import CANCEL_PENDING_MARK, cancel_pending
+from studio_tui.widgets.command_line import CommandLine
 from studio_tui.widgets.health_header import HealthHeader
 from studio_tui.widgets.keyed_table import ColumnSpec, KeyedTable, Row
+from studio_tui.widgets.new_runs_marker import NewRunsMarker
+from studio_tui.widgets.studio_footer import StudioFooter
 
 PAGE_SIZE: Final = 200
 """Runs fetched per keyset page (the table never holds more than the pages scrolled into)."""
@@ -52,6 +57,10 @@ PREFETCH_ROWS: Final = 40
 """Fetch the next page once the cursor is this close to the last loaded row."""
 REFRESH_SECONDS: Final = 2.0
 SEARCH_DEBOUNCE_SECONDS: Final = 0.25
+FLASH_SECONDS: Final = 3.0
+"""How long a row whose status changed stays highlighted."""
+SELECT_PAGE: Final = 1000
+"""Runs read per page when a bulk cancel takes every run the filter matches."""
 
 STATUS_KEYS: Final[tuple[tuple[str, str | None], ...]] = (
     ("1", None),
@@ -67,30 +76,16 @@ MARK: Final = "▣"
 MUTATING_ACTIONS: Final = frozenset({"toggle_mark", "unmark_all", "bulk_cancel"})
 """Actions hidden and refused in read-only mode."""
 
-
-Cursor = tuple[datetime, str]
-"""A keyset position: (started_at, run_id) of a run."""
-
-
-def cursor_of(run: RunSummary) -> Cursor:
-    """The keyset position of ``run``."""
-    return run.started_at, run.run_id
-
-
-@dataclass(frozen=True)
-class RunQuery:
-    """The filters of the runs list (a page that arrives for another query is dropped)."""
-
-    status: str | None = None
-    workflow_id: str | None = None
-    run_id_prefix: str | None = None
+Cursor = tuple[object, ...]
+"""A keyset position of a run in the list's sort order (``cursor_of``)."""
 
 
 def parse_search(text: str) -> tuple[str | None, str | None]:
-    """(workflow id, run-id prefix) for the search box.
+    """(workflow-id prefix, run-id prefix) for the search box.
 
-    Text made only of hex digits and dashes is the start of a run id; anything else is a workflow id
-    (exact). ``wf:ID`` forces a workflow id, for ids such as ``cafe`` that look like hex.
+    Text made only of hex digits and dashes is the start of a run id; anything else is the start of a
+    workflow id, in any case (``TIME`` finds ``timer``). ``wf:ID`` forces a workflow id, for ids such as
+    ``cafe`` that look like hex.
     """
     text = text.strip()
     if not text:
@@ -110,8 +105,11 @@ def _cell(text: Text | str) -> Text:
 
 
 class RunsScreen(Screen[None]):
-    """Runs, newest first. Enter opens one; 1–6 filter by status; ``/`` searches; the list refreshes itself.
+    """Runs, newest first. Enter opens one; 1–6 filter by status; ``/`` searches; ``:`` takes a command
+    (``:since 1h``, ``:stuck``, ``:sort duration``…); the list refreshes itself.
 
+    On the first row the list stays at the top as runs arrive; further down the cursor stays on its run and
+    "↑ N new" counts what arrived above (``t`` goes to the top). Rows whose status changed flash briefly.
     Space marks runs and ``X`` cancels the marked runs, or without marks every run the filter matches.
     """
 
@@ -119,10 +117,12 @@ class RunsScreen(Screen[None]):
         # A priority binding, so the footer shows it while the table (which binds enter itself) has focus.
         Binding("enter", "open_run", "Open", priority=True),
         Binding("slash", "focus_search", "Search"),
+        Binding("colon", "command_line", "Cmd", key_display=":"),
         # ␣ rather than "space": the footer must fit 80 columns.
         Binding("space", "toggle_mark", "Mark", key_display="␣"),
         Binding("X", "bulk_cancel", "Bulk cancel", key_display="X"),
         Binding("i", "app.open_inbox", "Inbox"),
+        Binding("t", "to_top", "Top", show=False),
         Binding("r", "reload", "Refresh", show=False),
         Binding("u", "unmark_all", "Unmark all", show=False),
         Binding("escape", "clear_search", "Clear search", show=False),
@@ -134,7 +134,7 @@ class RunsScreen(Screen[None]):
 
     class Loaded(Message):
         """A page of runs arrived for ``query``: the first page, the page after ``after``, or a refresh of the
-        loaded window (``asked`` rows from the top)."""
+        loaded window (``asked`` rows from the top); ``count`` is how many match (capped), when it was read."""
 
         def __init__(
             self,
@@ -143,12 +143,14 @@ class RunsScreen(Screen[None]):
             mode: Literal["first", "more", "refresh"],
             asked: int,
             after: Cursor | None = None,
+            count: int | None = None,
         ) -> None:
             self.query = query
             self.runs = runs
             self.mode = mode
             self.asked = asked
             self.after = after
+            self.count = count
             super().__init__()
 
     class LoadFailed(Message):
@@ -178,7 +180,9 @@ class RunsScreen(Screen[None]):
     status_filter: reactive[str | None] = reactive(None, init=False)
     """Only runs in this status (``None``: every status)."""
     search: reactive[str] = reactive("", init=False)
-    """The search box's text: a run-id prefix or a workflow id (see ``parse_search``)."""
+    """The search box's text: a run-id prefix or a workflow-id prefix (see ``parse_search``)."""
+    extra: reactive[RunQuery] = reactive(RunQuery, init=False)
+    """What ``:`` commands set beyond status and search: time range, stuck, trigger, sort."""
     problem: reactive[str | None] = reactive(None, init=False)
     """Why the last load failed (the table keeps what it had); ``None`` once a load succeeds."""
 
@@ -189,12 +193,21 @@ class RunsScreen(Screen[None]):
         self._runs: list[RunSummary] = []
         self._exhausted = False
         self._loaded_once = False
+        self._count: int | None = None
         self._timer: Timer | None = None
         self._marked: dict[str, RunSummary] = {}
         """Runs marked for a bulk cancel, by id (kept across filters and refreshes, until a bulk cancel)."""
+        self._new_above: set[str] = set()
+        """Runs that arrived above the cursor since the operator last saw the top."""
+        self._flash_until: dict[str, float] = {}
+        """Runs whose status changed at the last refreshes, until when (monotonic) they stay highlighted."""
+        self._shown_query: RunQuery | None = None
+        """The query of the rows the table shows."""
+        self._open_when_loaded = False
+        """Enter was pressed in the search box before its results arrived: open the first one when they do."""
 
     def compose(self) -> ComposeResult:
-        """Header, filter bar, search box, the table, footer."""
+        """Header, filter bar, search box, the table, command line, footer."""
         yield HealthHeader(tenant=self.services.tenant, read_only=self.read_only)
         with Horizontal(id="filter-bar"):
             yield Static(id="status-filters", markup=False)
@@ -203,10 +216,13 @@ class RunsScreen(Screen[None]):
         yield Static(id="runs-problem", markup=False)
         with Horizontal(id="search-bar"):
             yield Static("/", id="search-label", markup=False)
-            yield Input(placeholder="search: run-id prefix, or workflow id (wf:ID)", id="search")
+            yield Input(placeholder="search: run-id prefix, or workflow id prefix (wf:ID)", id="search")
+            yield Static(id="runs-query", markup=False)
+        yield NewRunsMarker(id="new-runs")
         yield KeyedTable(id="runs-table", cell_padding=0)
         yield Static(id="runs-empty", markup=False)
-        yield Footer()
+        yield CommandLine(id="command")
+        yield StudioFooter()  # keeps Help and Quit at 80 columns (issue 13)
 
     def on_mount(self) -> None:
         """Load the first page and start refreshing."""
@@ -233,8 +249,8 @@ class RunsScreen(Screen[None]):
     @property
     def query_filters(self) -> RunQuery:
         """The filters now in force."""
-        workflow_id, prefix = parse_search(self.search)
-        return RunQuery(status=self.status_filter, workflow_id=workflow_id, run_id_prefix=prefix)
+        workflow_prefix, prefix = parse_search(self.search)
+        return replace(self.extra, status=self.status_filter, workflow_prefix=workflow_prefix, run_id_prefix=prefix)
 
     @property
     def highlighted_run_id(self) -> str | None:
@@ -246,18 +262,34 @@ class RunsScreen(Screen[None]):
         """The marked runs, in the order they were marked."""
         return list(self._marked)
 
+    @property
+    def new_above(self) -> int:
+        """How many runs arrived above the cursor since the operator last saw the top."""
+        return len(self._new_above)
+
+    @property
+    def flashing(self) -> set[str]:
+        """Runs highlighted because their status just changed."""
+        now = time.monotonic()
+        return {run_id for run_id, until in self._flash_until.items() if until > now}
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Marks and bulk cancel do not exist in read-only mode (hidden from the footer and refused)."""
         return not (self.read_only and action in MUTATING_ACTIONS)
 
     def watch_status_filter(self) -> None:
-        """A new status filter starts from the newest run again."""
+        """A new status filter starts from the top again."""
         self._show_filters()
         self._load_first()
 
     def watch_search(self) -> None:
         """Search as the operator types (debounced in the worker)."""
         self._load_first(debounce=SEARCH_DEBOUNCE_SECONDS)
+
+    def watch_extra(self) -> None:
+        """A command changed the filters or the order: start from the top again."""
+        self._show_query()
+        self._load_first()
 
     def watch_problem(self) -> None:
         """Show why the last load failed on the problem line (hidden while loads succeed)."""
@@ -272,17 +304,18 @@ class RunsScreen(Screen[None]):
             await asyncio.sleep(debounce)  # a newer keystroke cancels this worker before it queries
         try:
             runs = await self._fetch(query, after=None, limit=PAGE_SIZE)
+            count = await self._count_matching(query, runs, PAGE_SIZE)
         except Exception as exc:
             self.post_message(self.LoadFailed(query, failure_text(exc, self.services.endpoints)))
             return
-        self.post_message(self.Loaded(query, runs, "first", PAGE_SIZE))
+        self.post_message(self.Loaded(query, runs, "first", PAGE_SIZE, count=count))
 
     @work(exclusive=True, exit_on_error=False, group="runs-more")
     async def _load_more(self) -> None:
         if not self._runs:
             return
         query = self.query_filters
-        after = cursor_of(self._runs[-1])
+        after = cursor_of(self._runs[-1], query.sort)
         try:
             runs = await self._fetch(query, after=after, limit=PAGE_SIZE)
         except Exception as exc:
@@ -296,20 +329,20 @@ class RunsScreen(Screen[None]):
         asked = max(PAGE_SIZE, len(self._runs))
         try:
             runs = await self._fetch(query, after=None, limit=asked)
+            count = await self._count_matching(query, runs, asked)
         except Exception as exc:
             self.post_message(self.LoadFailed(query, failure_text(exc, self.services.endpoints)))
             return
-        self.post_message(self.Loaded(query, runs, "refresh", asked))
+        self.post_message(self.Loaded(query, runs, "refresh", asked, count=count))
 
     async def _fetch(self, query: RunQuery, *, after: Cursor | None, limit: int) -> list[RunSummary]:
-        return await list_runs(
-            self.services,
-            status=query.status,
-            workflow_id=query.workflow_id,
-            run_id_prefix=query.run_id_prefix,
-            after=after,
-            limit=limit,
-        )
+        return await list_runs(self.services, **query.list_kwargs(), sort=query.sort, after=after, limit=limit)
+
+    async def _count_matching(self, query: RunQuery, runs: list[RunSummary], asked: int) -> int:
+        """How many runs match: the page itself when it is all of them, else a capped count query."""
+        if len(runs) < asked:
+            return len(runs)
+        return await count_runs(self.services, **query.list_kwargs())
 
     def on_runs_screen_loaded(self, message: Loaded) -> None:
         """Merge a page into the list, unless it answers an older query or an older end of the list."""
@@ -317,8 +350,11 @@ class RunsScreen(Screen[None]):
             return
         self.problem = None
         complete = len(message.runs) < message.asked
+        table = self.query_one(KeyedTable)
+        at_top = table.cursor_row == 0
+        before = {r.run_id: r.status for r in self._runs}
         if message.mode == "more":
-            if not self._runs or message.after != cursor_of(self._runs[-1]):
+            if not self._runs or message.after != cursor_of(self._runs[-1], message.query.sort):
                 # The list changed while this page was on its way; ask again from the current end.
                 self._maybe_load_more()
                 return
@@ -326,19 +362,61 @@ class RunsScreen(Screen[None]):
             self._exhausted = complete
         elif message.mode == "refresh" and not complete:
             # The window is full: rows loaded below it (a page that arrived meanwhile) stay.
-            last = cursor_of(message.runs[-1])
-            seen = {r.run_id for r in message.runs}
-            below = [r for r in self._runs if cursor_of(r) < last and r.run_id not in seen]
-            self._runs = [*message.runs, *below]
+            self._runs = [*message.runs, *self._below(message.runs)]
         else:
             self._runs = list(message.runs)
             self._exhausted = complete
+        if message.count is not None:
+            self._count = message.count
+        self._shown_query = message.query
+        first_load = not self._loaded_once
         self._loaded_once = True
         for run in message.runs:
             if run.run_id in self._marked:
                 self._marked[run.run_id] = run  # the confirmation lists marked runs as they are now
-        self._render_rows(to_top=message.mode == "first")
+        if message.mode == "refresh" and not first_load:
+            self._note_changes(before, at_top)
+        elif message.mode == "first":
+            self._new_above.clear()
+            self._flash_until.clear()
+        self._render_rows(to_top=message.mode == "first" or (message.mode == "refresh" and at_top))
         self._maybe_load_more()
+        if message.mode == "first" and self._open_when_loaded:
+            self._open_when_loaded = False
+            self._open_first_match()
+
+    def _below(self, window: list[RunSummary]) -> list[RunSummary]:
+        """Loaded rows after the refreshed window's last row (none if that row is new to the list)."""
+        ids = [r.run_id for r in self._runs]
+        last = window[-1].run_id
+        if last not in ids:
+            self._exhausted = False
+            return []
+        seen = {r.run_id for r in window}
+        return [r for r in self._runs[ids.index(last) + 1 :] if r.run_id not in seen]
+
+    def _note_changes(self, before: dict[str, str], at_top: bool) -> None:
+        """Flash rows whose status changed; count runs that arrived above a cursor that is not at the top."""
+        now = time.monotonic()
+        changed = [r.run_id for r in self._runs if r.run_id in before and before[r.run_id] != r.status]
+        for run_id in changed:
+            self._flash_until[run_id] = now + FLASH_SECONDS
+        if changed:
+            self.set_timer(FLASH_SECONDS + 0.05, self._end_flash)
+        if at_top:
+            self._new_above.clear()
+            return
+        keep = self.highlighted_run_id
+        ids = [r.run_id for r in self._runs]
+        cursor = ids.index(keep) if keep in ids else len(ids)
+        self._new_above |= {run_id for run_id in ids[:cursor] if run_id not in before}
+        self._new_above &= set(ids[:cursor])
+
+    def _end_flash(self) -> None:
+        now = time.monotonic()
+        self._flash_until = {k: v for k, v in self._flash_until.items() if v > now}
+        if self._loaded_once:
+            self._render_rows()
 
     def on_runs_screen_load_failed(self, message: LoadFailed) -> None:
         """Say why, keep the rows we have; the next refresh tries again."""
@@ -348,39 +426,50 @@ class RunsScreen(Screen[None]):
     # -- rendering --------------------------------------------------------------------------------
 
     def _columns(self) -> list[ColumnSpec]:
+        width = self.size.width
         marks = [] if self.read_only else [ColumnSpec("mark", "", 2)]
         fixed = [
             *marks,
             ColumnSpec("status", " Status", 12),
-            # " ⚠ stuck" and a blank cell, so the marker never runs into the workflow id.
-            ColumnSpec("stuck", "", 9),
             ColumnSpec("workflow", " Workflow", 0),
+            ColumnSpec("why", " Why", 0),
             ColumnSpec("run", " Run", 9),
-            ColumnSpec("trigger", " Trigger", 9),
+            # Narrow terminals keep the why and drop what the run screen shows anyway.
+            *([ColumnSpec("trigger", " Trigger", 9)] if width >= 100 else []),
             ColumnSpec("started", " Started", 9),
             ColumnSpec("took", " Took", 7),
-            ColumnSpec("steps", " Steps", 6),
+            *([ColumnSpec("steps", " Steps", 6)] if width >= 110 else []),
         ]
-        # The workflow column takes what is left of the width (1 cell goes to the scrollbar).
-        rest = max(12, self.size.width - 1 - sum(c.width for c in fixed))
-        return [c if c.key != "workflow" else ColumnSpec(c.key, c.label, rest) for c in fixed]
+        # Workflow and why share what is left of the width (1 cell goes to the scrollbar).
+        rest = max(28, width - 1 - sum(c.width for c in fixed))
+        workflow = max(12, min(32, rest * 2 // 5))
+        flex = {"workflow": workflow, "why": rest - workflow}
+        return [ColumnSpec(c.key, c.label, flex[c.key]) if c.key in flex else c for c in fixed]
 
-    def _row(self, run: RunSummary, now: datetime) -> Row:
+    def _row(self, run: RunSummary, now: datetime, keys: list[str], flashing: set[str]) -> Row:
         variables = self.app.theme_variables
-        stuck = Text(STUCK_MARK, style=role_style(variables, "warning", bold=True)) if run.stuck else Text()
         workflow = safe_text(f"{run.workflow_id}@{run.workflow_version}", single_line=True)
-        marks = [] if self.read_only else [_cell(self._mark_text(run.run_id))]
-        return run.run_id, [
-            *marks,
-            _cell(self._status(run)),
-            _cell(stuck),
-            _cell(workflow),
-            _cell(safe_text(short_id(run.run_id), single_line=True)),
-            _cell(safe_text(run.trigger, single_line=True)),
-            _cell(ago(run.started_at, now)),
-            _cell(duration(elapsed(run.started_at, run.completed_at, now))),
-            _cell(f"{run.step_count:>5}"),
-        ]
+        status = self._status(run)
+        if run.run_id in flashing:
+            status.stylize("reverse")
+        cells = {
+            "mark": self._mark_text(run.run_id),
+            "status": status,
+            "workflow": workflow,
+            "why": why_text(run, now, variables, workers=self.app_workers()),
+            "run": safe_text(short_id(run.run_id), single_line=True),
+            "trigger": safe_text(run.trigger, single_line=True),
+            "started": Text(ago(run.started_at, now)),
+            "took": Text(duration(elapsed(run.started_at, run.completed_at, now))),
+            "steps": Text(f"{run.step_count:>5}"),
+        }
+        return run.run_id, [_cell(cells[key]) for key in keys]
+
+    def app_workers(self) -> int | None:
+        """Workers polling the queue as the header last saw them (``None``: unknown)."""
+        health = getattr(self.app, "health", None)
+        workers = getattr(health, "workers", None)
+        return workers if isinstance(workers, int) else None
 
     def _status(self, run: RunSummary) -> Text:
         """The status, with a marker after it while a cancel Temporal accepted waits for a worker."""
@@ -397,17 +486,28 @@ class RunsScreen(Screen[None]):
     def _render_rows(self, *, to_top: bool = False) -> None:
         table = self.query_one(KeyedTable)
         now = self.services.clock()
-        table.sync(self._columns(), [self._row(run, now) for run in self._runs])
+        columns = self._columns()
+        keys = [c.key for c in columns]
+        flashing = self.flashing
+        table.sync(columns, [self._row(run, now, keys, flashing) for run in self._runs])
         if to_top and self._runs:
             table.move_cursor(row=0)
+            # After the table's own "keep the row where it was on screen" scroll, which is queued first.
+            table.call_after_refresh(table.scroll_to, y=0, animate=False)
+            self._new_above.clear()
         empty = self.query_one("#runs-empty", Static)
         empty.display = not self._runs
+        was_hidden = not table.display
         table.display = bool(self._runs)
+        if was_hidden and table.display and self.focused is None:
+            # Hiding the empty table took its focus; the first runs to arrive get it back, or no key would move.
+            table.focus()
         empty.update(Text("No runs match." if self._loaded_once else "Loading runs…", style="dim"))
         self._show_count()
+        self.query_one(NewRunsMarker).show_count(len(self._new_above))
 
     def on_resize(self) -> None:
-        """The workflow column follows the width."""
+        """The workflow and why columns follow the width."""
         if self._loaded_once:
             self._render_rows()
 
@@ -430,14 +530,27 @@ class RunsScreen(Screen[None]):
             text.append(f" {label}", style="reverse bold" if active else "")
         self.query_one("#status-filters", Static).update(text)
 
+    def _show_query(self) -> None:
+        """The command filters in force, after the search box (``:clear`` removes them)."""
+        parts = describe(self.extra)
+        line = self.query_one("#runs-query", Static)
+        line.display = bool(parts)
+        line.update(safe_text(" · ".join(parts), single_line=True).append(" ", style="") if parts else Text())
+
     def _show_count(self) -> None:
         count = self.query_one("#runs-count", Static)
         if not self._loaded_once:
             count.update(Text("loading…", style="dim"))
             return
-        more = "" if self._exhausted else "+"
-        noun = "run" if len(self._runs) == 1 and not more else "runs"
-        text = Text.assemble((f"{len(self._runs)}{more} {noun}", "dim"))
+        # One number that only changes when the runs do: exact up to the cap, never the rows loaded so far.
+        known = self._count if self._count is not None else len(self._runs)
+        if self._count is None and not self._exhausted:
+            shown = f"≥ {known:,} runs"
+        elif known >= COUNT_CAP:
+            shown = f"≥ {COUNT_CAP:,} runs"
+        else:
+            shown = f"{known:,} run{'' if known == 1 else 's'}"
+        text = Text(shown, style="dim")
         if self._marked and not self.read_only:
             text.append(" · ", style="dim")
             text.append(f"{len(self._marked)} marked", style=role_style(self.app.theme_variables, "accent", bold=True))
@@ -446,7 +559,11 @@ class RunsScreen(Screen[None]):
     # -- actions and events -----------------------------------------------------------------------
 
     def on_data_table_row_highlighted(self, _: DataTable.RowHighlighted) -> None:
-        """Fetch the next page before the cursor reaches the last loaded row."""
+        """Fetch the next page before the cursor reaches the last loaded row; at the top, nothing is new."""
+        # The table's row now, not the event's: a rebuild passes through row 0 on its way back to the run.
+        if self.query_one(KeyedTable).cursor_row == 0 and self._new_above:
+            self._new_above.clear()
+            self.query_one(NewRunsMarker).show_count(0)
         self._maybe_load_more()
 
     def _maybe_load_more(self) -> None:
@@ -455,14 +572,31 @@ class RunsScreen(Screen[None]):
             self._load_more()
 
     def action_open_run(self) -> None:
-        """Open the run under the cursor; in the search box, enter goes back to the table instead."""
+        """Open the run under the cursor; from the search box, the first match (once its results are in);
+        in the command line, run the command."""
+        command = self.query_one(CommandLine)
+        if command.has_focus:
+            self.run_worker(command.action_submit(), exclusive=False)
+            return
         search = self.query_one("#search", Input)
         if search.has_focus:
             self.query_one(KeyedTable).focus()
+            if self.query_filters != self._shown_query:
+                self._open_when_loaded = True  # the debounced search is still on its way
+                return
+            self._open_first_match()
             return
         run_id = self.highlighted_run_id
         if run_id is not None:
             self.post_message(OpenRun(run_id))
+
+    def _open_first_match(self) -> None:
+        table = self.query_one(KeyedTable)
+        if not self._runs:
+            self.notify("No run matches the search.", title="Search", severity="warning", markup=False)
+            return
+        table.move_cursor(row=0)
+        self.post_message(OpenRun(self._runs[0].run_id))
 
     def action_filter(self, status: str | None) -> None:
         """Show only runs in ``status`` (``None``: all)."""
@@ -471,6 +605,42 @@ class RunsScreen(Screen[None]):
     def action_focus_search(self) -> None:
         """Put the cursor in the search box."""
         self.query_one("#search", Input).focus()
+
+    def action_command_line(self) -> None:
+        """Open the ``:`` command line."""
+        self.query_one(CommandLine).open()
+
+    def on_command_line_run(self, message: CommandLine.Run) -> None:
+        """Apply a ``:`` command: status and ``wf`` go to the status keys and the search box, the rest to
+        ``extra``; a command that cannot be applied says why and changes nothing."""
+        self.query_one(KeyedTable).focus()
+        try:
+            query = apply_command(self.query_filters, message.command)
+        except CommandError as exc:
+            self.notify(str(exc), title=f":{message.command.split(' ')[0]}", severity="error", markup=False)
+            return
+        self.status_filter = query.status
+        current_workflow, _ = parse_search(self.search)
+        text = self.search
+        if query.workflow_prefix != current_workflow:
+            text = f"{WORKFLOW_PREFIX}{query.workflow_prefix}" if query.workflow_prefix else ""
+        if query.workflow_prefix is None and query.run_id_prefix is None:
+            text = ""  # :clear empties the search box too
+        if text != self.search:
+            self.query_one("#search", Input).value = text
+            self.search = text
+        self.extra = RunQuery(
+            trigger=query.trigger, stuck=query.stuck, since=query.since, until=query.until, sort=query.sort
+        )
+
+    def action_to_top(self) -> None:
+        """Go to the first row, where new runs arrive."""
+        table = self.query_one(KeyedTable)
+        if table.row_count:
+            table.move_cursor(row=0)
+            table.scroll_to(y=0, animate=False)
+        self._new_above.clear()
+        self.query_one(NewRunsMarker).show_count(0)
 
     def action_reload(self) -> None:
         """Refresh now rather than at the next tick."""
@@ -525,18 +695,34 @@ class RunsScreen(Screen[None]):
     @work(exclusive=True, exit_on_error=False, group="bulk-select")
     async def _select_for_bulk(self, query: RunQuery) -> None:
         try:
-            run_ids = await select_matching(
-                self.services, status=query.status, workflow_id=query.workflow_id, run_id_prefix=query.run_id_prefix
-            )
+            run_ids = await self._cancelable_matching(query)
         except Exception as exc:
             self.post_message(self.BulkSelectFailed(query, failure_text(exc, self.services.endpoints)))
             return
         self.post_message(self.BulkSelected(query, run_ids))
 
+    async def _cancelable_matching(self, query: RunQuery) -> list[str]:
+        """Ids of every RUNNING or WAITING run the whole filter matches (time range, stuck… included)."""
+        found: list[RunSummary] = []
+        for wanted in [query.status] if query.status is not None else sorted(CANCELABLE):
+            kwargs = {**query.list_kwargs(), "status": wanted}
+            after: Cursor | None = None
+            while True:
+                page = await list_runs(self.services, **kwargs, after=after, limit=SELECT_PAGE)
+                found.extend(page)
+                if len(page) < SELECT_PAGE:
+                    break
+                after = cursor_of(page[-1])
+        found.sort(key=lambda r: (r.started_at, r.run_id), reverse=True)
+        return [r.run_id for r in found]
+
     def on_runs_screen_bulk_selected(self, message: BulkSelected) -> None:
         """Confirm the matching runs, or say that none match."""
         query = message.query
-        description = describe_filter(query.status, query.workflow_id, query.run_id_prefix)
+        workflow = f"{query.workflow_prefix}*" if query.workflow_prefix else query.workflow_id
+        description = ", ".join(
+            [describe_filter(query.status, workflow, query.run_id_prefix), *describe(replace(query, sort="started"))]
+        )
         if not message.run_ids:
             self.notify(
                 f"Nothing to cancel: no run matches {safe_text(description, single_line=True).plain}.",

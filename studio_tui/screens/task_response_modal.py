@@ -16,7 +16,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static, TextArea
+from textual.widgets import Static, TextArea
 
 from engine.services.audit import Actor
 from engine.services.context import ServiceContext
@@ -32,6 +32,7 @@ from studio_tui.failures import failure_text
 from studio_tui.format import role_style, short_id
 from studio_tui.sanitize import safe_text
 from studio_tui.widgets.json_view import json_text
+from studio_tui.widgets.studio_footer import StudioFooter
 
 
 def skeleton(form_schema: Any) -> str:
@@ -127,7 +128,7 @@ class TaskResponseModal(ModalScreen[bool]):
             yield Static(Text("Response (JSON)", style="bold"), id="task-response-label", markup=False)
             yield TextArea(skeleton(self.human_task.form_schema), id="task-response", show_line_numbers=True)
             yield Static(id="task-state", markup=False)
-        yield Footer()
+        yield StudioFooter()
 
     def on_mount(self) -> None:
         """Show the task; the editor has the focus."""

@@ -1,5 +1,7 @@
 """The one-line header: studio name, tenant, read-only badge, and database/Temporal/worker health."""
 
+from typing import Final
+
 from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
@@ -10,6 +12,9 @@ from studio_tui.format import role_style
 from studio_tui.health import Health
 from studio_tui.sanitize import safe_text
 
+LAST_POLL_MIN_WIDTH: Final = 100
+"""Narrower, a dead worker's last poll time would push the stuck count off the line."""
+
 
 class HealthHeader(Horizontal):
     """Shows ``RunStudioApp.health`` (it watches the app's reactive) beside the tenant."""
@@ -18,6 +23,7 @@ class HealthHeader(Horizontal):
         super().__init__(id="health-header")
         self._tenant = tenant
         self._read_only = read_only
+        self._health: Health | None = None
 
     def compose(self) -> ComposeResult:
         """The identity on the left, the health on the right."""
@@ -33,7 +39,13 @@ class HealthHeader(Horizontal):
         """Show the app's health now and whenever it changes."""
         self.watch(self.app, "health", self._show_health)
 
+    def on_resize(self) -> None:
+        """What fits depends on the width (the last poll time only where the stuck count still fits)."""
+        if self._health is not None:
+            self._show_health(self._health)
+
     def _show_health(self, health: Health) -> None:
+        self._health = health
         self.query_one("#header-health", Static).update(self._render_health(health))
 
     def _render_health(self, health: Health) -> Text:
@@ -55,7 +67,12 @@ class HealthHeader(Horizontal):
         if health.workers is None:
             parts.append(Text("? workers", style=muted))
         elif health.workers == 0:
-            parts.append(Text("✗ 0 workers", style=bad))
+            gone = Text("✗ 0 workers", style=bad)
+            if health.workers_last_seen is not None and self.size.width >= LAST_POLL_MIN_WIDTH:
+                # A clock time, not "12s ago": the header redraws only when the health changes, and a dead
+                # worker's last poll does not change.
+                gone.append(f" (last poll {health.workers_last_seen:%H:%M:%S}Z)", style=muted)
+            parts.append(gone)
         else:
             parts.append(Text(f"✓ {health.workers} worker{'s' if health.workers > 1 else ''}", style=ok))
         if health.stuck:

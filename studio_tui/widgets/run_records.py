@@ -1,12 +1,14 @@
-"""Rows of the run screen's record panes (waits, invocations, events, audit, logs, child runs)."""
+"""Rows of the run screen's record panes (waits, invocations, events, audit, logs, child runs, replays)."""
 
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from rich.text import Text
 
-from engine.services.runs import RunDetail
-from studio_tui.format import ago, role_style, short_id, status_text, timestamp
+from engine.services.runs import EventView, RunDetail, RunLink, WaitView
+from studio_tui.format import ago, duration, elapsed, role_style, short_id, status_text, timestamp
 from studio_tui.sanitize import safe_text
 from studio_tui.widgets.keyed_table import ColumnSpec, Row
 from studio_tui.widgets.record_pane import Columns, Records
@@ -16,13 +18,57 @@ def _cell(value: object) -> Text:
     return safe_text(value, single_line=True)
 
 
+_WAIT_FIRST = ("status", "non_match", "filters", "event_name", "key", "wait_type", "matched_event_id", "timeout_at")
+"""What an on-call reads first in a wait's detail: what it waits for and why an event did not satisfy it."""
+
+
+def _first(document: dict[str, Any], keys: Sequence[str]) -> dict[str, Any]:
+    """``document`` with ``keys`` moved to the front, so the detail view shows them without scrolling."""
+    return {**{k: document[k] for k in keys if k in document}, **document}
+
+
+def filters_text(filters: Sequence[Mapping[str, Any]]) -> str:
+    """An event wait's filters in words, ``amount > 100, tier in ["gold"]`` (raw: sanitise before showing)."""
+    parts = []
+    for f in filters:
+        if f.get("op") == "exists":
+            parts.append(f"{f.get('path')} exists")
+        else:
+            value = json.dumps(f.get("value"), ensure_ascii=False, default=str)
+            parts.append(f"{f.get('path')} {f.get('op')} {value}")
+    return ", ".join(parts)
+
+
+def wait_state(wait: WaitView, now: datetime) -> str:
+    """Where a wait stands: only an open wait can time out; a closed one says how and when it ended."""
+    if wait.status == "WAITING":
+        if wait.timeout_at is None:
+            return "no timeout"
+        return "timeout due" if wait.timeout_at <= now else f"times out {ago(wait.timeout_at, now)}"
+    ended = ago(wait.resolved_at, now) if wait.resolved_at else ""
+    verb = {"RESOLVED": "resolved", "TIMED_OUT": "timed out", "CANCELED": "canceled"}.get(wait.status, wait.status)
+    return f"{verb} {ended}".strip()
+
+
+def _wait_what(wait: WaitView) -> str:
+    """The last column: filters, and why the latest delivery did not match."""
+    parts = []
+    if wait.filters:
+        parts.append(f"where {filters_text(wait.filters)}")
+    if wait.non_match and wait.status == "WAITING":
+        parts.append(f"last event did not match: {wait.non_match.get('reason')}")
+    return " · ".join(parts) or "–"
+
+
 def waits(detail: RunDetail, now: datetime, variables: Mapping[str, str]) -> Records:
-    """Time, event and human waits: what the run waited for, and how it ended."""
+    """Time, event and human waits: what the run waits for (filters included), and where each stands."""
     rows: list[Row] = []
     documents = {}
     for index, wait in enumerate(detail.waits):
         key = f"wait|{index}"
-        timeout = ago(wait.timeout_at, now) if wait.timeout_at else "–"
+        what = _cell(_wait_what(wait))
+        if wait.non_match and wait.status == "WAITING":
+            what.stylize(role_style(variables, "warning"))
         rows.append(
             (
                 key,
@@ -31,21 +77,21 @@ def waits(detail: RunDetail, now: datetime, variables: Mapping[str, str]) -> Rec
                     _cell(wait.wait_type),
                     _cell(wait.event_name or "–"),
                     _cell(wait.key or "–"),
-                    Text(timeout, no_wrap=True),
-                    _cell(wait.step_path),
+                    Text(wait_state(wait, now), no_wrap=True, overflow="ellipsis"),
+                    what,
                 ],
             )
         )
-        documents[key] = wait.model_dump(mode="json")
+        documents[key] = _first(wait.model_dump(mode="json"), _WAIT_FIRST)
     columns = Columns(
         (
             ColumnSpec("status", "Status", 11),
             ColumnSpec("type", "Type", 5),
-            ColumnSpec("event", "Event", 14),
-            ColumnSpec("key", "Key", 12),
-            ColumnSpec("timeout", "Timeout", 8),
+            ColumnSpec("event", "Event", 15),
+            ColumnSpec("key", "Key", 8),
+            ColumnSpec("state", "State", 16),
         ),
-        ColumnSpec("path", "Step", 10),
+        ColumnSpec("what", "Filters", 10),
     )
     return Records(columns, rows, documents, "This run has not waited for anything.")
 
@@ -81,16 +127,31 @@ def invocations(detail: RunDetail, variables: Mapping[str, str]) -> Records:
     return Records(columns, rows, documents, "No action was invoked.")
 
 
+def event_outcome(event: EventView, run_status: str) -> str:
+    """What the event did to this run: started it, or was delivered and matched its wait (or why not)."""
+    if event.relation == "started":
+        return "started this run"
+    if event.delivery is not None:
+        return f"delivered — {event.delivery}"
+    if run_status == "WAITING":
+        return "delivered — not decided yet"
+    # Only the latest non-match of a wait is kept, and runs projected before 0006 recorded none.
+    return "delivered — no match recorded"
+
+
 def events(detail: RunDetail, now: datetime, variables: Mapping[str, str]) -> Records:
-    """Events that started or signaled the run."""
+    """Events that started or signaled the run, and whether each satisfied the wait it reached."""
     rows: list[Row] = []
     documents = {}
     for index, event in enumerate(detail.events):
         key = f"event|{index}"
-        outcome = _cell(event.outcome)
+        said = event_outcome(event, detail.status)
+        outcome = _cell(said)
         if event.error:
-            outcome = _cell(f"{event.outcome}: {event.error}")
+            outcome = _cell(f"{said}: {event.error}")
             outcome.stylize(role_style(variables, "error"))
+        elif event.delivery and event.delivery != "matched":
+            outcome.stylize(role_style(variables, "warning"))
         rows.append(
             (
                 key,
@@ -98,20 +159,18 @@ def events(detail: RunDetail, now: datetime, variables: Mapping[str, str]) -> Re
                     Text(ago(event.received_at, now), no_wrap=True),
                     _cell(event.event_name),
                     _cell(event.correlation_key or "–"),
-                    _cell(event.relation),
                     outcome,
                 ],
             )
         )
-        documents[key] = event.model_dump(mode="json")
+        documents[key] = _first(event.model_dump(mode="json"), ("delivery", "event_id", "event_name"))
     columns = Columns(
         (
             ColumnSpec("when", "Received", 8),
             ColumnSpec("name", "Event", 16),
-            ColumnSpec("key", "Key", 14),
-            ColumnSpec("relation", "How", 8),
+            ColumnSpec("key", "Key", 12),
         ),
-        ColumnSpec("outcome", "Outcome", 10),
+        ColumnSpec("outcome", "Outcome", 20),
     )
     return Records(columns, rows, documents, "No event started or signaled this run.")
 
@@ -165,8 +224,38 @@ def logs(detail: RunDetail, variables: Mapping[str, str]) -> Records:
     return Records(columns, rows, documents, "This run has written no log lines.")
 
 
-def children(detail: RunDetail) -> Records:
+def _links(links: Sequence[RunLink], now: datetime, variables: Mapping[str, str]) -> list[Row]:
+    return [
+        (
+            link.run_id,
+            [
+                status_text(link.status, variables),
+                _cell(short_id(link.run_id)),
+                Text(duration(elapsed(link.started_at, link.completed_at, now)), no_wrap=True),
+                Text(ago(link.started_at, now), no_wrap=True),
+                _cell(f"{link.workflow_id}@{link.workflow_version}"),
+            ],
+        )
+        for link in links
+    ]
+
+
+_LINK_COLUMNS = Columns(
+    (
+        ColumnSpec("status", "Status", 11),
+        ColumnSpec("short", "Run", 8),
+        ColumnSpec("took", "Took", 6),
+        ColumnSpec("started", "Started", 8),
+    ),
+    ColumnSpec("workflow", "Workflow (Enter opens)", 22),
+)
+
+
+def children(detail: RunDetail, now: datetime, variables: Mapping[str, str]) -> Records:
     """Child runs started by ``control.callWorkflow`` steps; each row's key is the child's run id."""
-    rows: list[Row] = [(child_id, [_cell(short_id(child_id)), _cell(child_id)]) for child_id in detail.child_run_ids]
-    columns = Columns((ColumnSpec("short", "Run", 8),), ColumnSpec("run_id", "Full id (Enter opens)", 36))
-    return Records(columns, rows, {}, "This run started no child runs.")
+    return Records(_LINK_COLUMNS, _links(detail.children, now, variables), {}, "This run started no child runs.")
+
+
+def replays(detail: RunDetail, now: datetime, variables: Mapping[str, str]) -> Records:
+    """Runs replayed from this one, newest first; each row's key is the replay's run id."""
+    return Records(_LINK_COLUMNS, _links(detail.replays, now, variables), {}, "Nobody has replayed this run.")

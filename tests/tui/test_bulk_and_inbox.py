@@ -378,7 +378,7 @@ async def test_complete_a_human_task_from_the_inbox(services: ServiceContext) ->
         await pilot.press("ctrl+s")
         await settle(pilot, until=lambda: not modal.submitting)
         state = text_of(app, "#task-state")
-        assert "$.approved: 'yes' is not of type 'boolean'" in state
+        assert '$.approved: "yes" is not of type "boolean"' in state
         assert app.screen is modal
         assert (await get_run_detail(services, run_id)).status == "WAITING"
 

@@ -33,6 +33,7 @@ from studio_tui.screens import replay_modal
 from studio_tui.screens.confirm_modal import ConfirmModal
 from studio_tui.screens.replay_modal import EDITED, UNEDITED, ReplayModal, check_text, editable_json
 from studio_tui.screens.run_detail import RunDetailScreen
+from studio_tui.screens.runs import RunsScreen
 from tests.helpers import publish_examples, wait_for_run
 from tests.tui import seed
 from tests.tui.conftest import quiet, settle
@@ -181,9 +182,12 @@ async def test_unedited_replay_sends_no_payload_and_uses_the_original_input(
         await pilot.press("ctrl+s")
         new_run_id = await replayed_run(pilot, app, original)
         assert ("information", "", f"Replay started: {new_run_id[:8]}") in notes(app)
-        # Escape goes back to the run that was replayed.
+        # The new run replaced the original on the screen stack; the trail says where it came from.
+        trail = str(app.screen.query_one("#run-trail", Static).content)
+        assert trail.startswith(f"runs › {original[:8]} › {new_run_id[:8]}")
         await pilot.press("escape")
-        await settle(pilot, until=shown(app, original))
+        await settle(pilot)
+        assert isinstance(app.screen, RunsScreen)
 
     assert calls == [(original, None)]  # no payload at all: the service used the original input
     new = await wait_for_run(services, new_run_id)
@@ -303,11 +307,12 @@ async def test_cancel_a_waiting_run_after_confirming(services: ServiceContext) -
     assert [(a.action, a.details["statusBefore"]) for a in detail.audit] == [("cancel", "WAITING")]
 
 
-async def test_export_writes_a_redacted_file_in_the_current_directory(
+async def test_export_writes_a_redacted_file_under_runstudio_home(
     services: ServiceContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     run_id = await login_run(services)
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RUNSTUDIO_HOME", str(tmp_path / "home"))
     app = quiet(RunStudioApp(services))
     async with app.run_test(size=(100, 30)) as pilot:
         await open_run(pilot, app, run_id)
@@ -316,7 +321,8 @@ async def test_export_writes_a_redacted_file_in_the_current_directory(
         await settle(pilot, until=lambda: any(m.startswith("Exported to ") for _, _, m in notes(app)))
         message = next(m for _, _, m in notes(app) if m.startswith("Exported to "))
 
-    files = exported_files(tmp_path, run_id)
+    assert exported_files(tmp_path, run_id) == []  # never the current directory (often a checkout)
+    files = exported_files(tmp_path / "home" / "exports", run_id)
     assert len(files) == 1
     assert message == f"Exported to {files[0].resolve()}"
     text = files[0].read_text()
@@ -432,7 +438,7 @@ async def test_replay_errors_are_shown_in_the_modal_which_stays_open(
         await pilot.press("ctrl+s")
         await settle(pilot, until=lambda: static_text(dialog, "#replay-problem") != "")
         problem = static_text(dialog, "#replay-problem")
-        assert "The payload was rejected:" in problem and "'user' is a required property" in problem
+        assert "The payload was rejected:" in problem and '"user" is a required property' in problem
         assert app.screen is dialog and not dialog.sending and not editor.read_only
 
         # Unedited, Temporal is unreachable: the new run is FAILED and the modal says why.
@@ -580,5 +586,5 @@ async def test_summary_and_step_detail_keep_their_separators(studio_app: AppFact
         lines = ["".join(segment.text for segment in strip) for strip in app.screen._compositor.render_strips()]
         screen_text = "\n".join(lines)
         assert f"nested-ops@1  run {nested}" in screen_text
-        assert f"replayOfRunId {seed.run_id('echo-1')}" in screen_text
+        assert f"replayOfRunId {seed.run_id('echo-1')[:8]} (o)" in screen_text
         assert "flaky  root.steps[3]  attempt 2" in screen_text

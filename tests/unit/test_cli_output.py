@@ -112,7 +112,8 @@ def test_help_documents_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> No
 def test_usage_errors_exit_2_without_touching_any_service(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert run(argv) == 2
     err = capsys.readouterr().err
-    assert "Error" in err and "Traceback" not in err
+    # One `error:` line naming the help, as every command's failures read (no boxed usage text).
+    assert err.startswith("error: ") and err.count("\n") == 1 and "--help`" in err and "Traceback" not in err
 
 
 def test_an_outage_that_escapes_a_command_is_still_named(

@@ -114,3 +114,14 @@ def test_the_worker_gets_longer_than_its_own_shutdown_bound() -> None:
     assert grace.endswith("s")
     # The worker ends within its grace period plus a few seconds; Docker must not SIGKILL it earlier.
     assert int(grace[:-1]) >= GRACEFUL_SHUTDOWN.total_seconds() + 5
+
+
+def test_temporal_holds_polls_as_briefly_as_the_worker_freshness_window_needs() -> None:
+    from engine.temporal import LONG_POLL_EXPIRATION
+
+    temporal = compose()["services"]["temporal"]
+    mounted = {volume.split(":")[1]: volume.split(":")[0] for volume in temporal["volumes"]}
+    config_path = "/etc/temporal/" + temporal["environment"]["DYNAMIC_CONFIG_FILE_PATH"]
+    config = yaml.safe_load((ROOT / mounted[config_path]).read_text())
+    held = config["matching.longPollExpirationInterval"][0]["value"]
+    assert held == f"{int(LONG_POLL_EXPIRATION.total_seconds())}s"

@@ -168,7 +168,8 @@ class TestCommandInProcess:
         assert captured.err.startswith("error: Expected ) before end of expression")
 
     def test_a_payload_that_is_not_json_is_an_error_object(self, capsys: pytest.CaptureFixture[str]) -> None:
-        assert run(["expr", "payload", "--payload", "{nope"]) == 1
+        # Not JSON is a usage error (exit 2, as in every command); expr still prints its error object.
+        assert run(["expr", "payload", "--payload", "{nope"]) == 2
         error = json.loads(capsys.readouterr().out)["error"]
         assert error["code"] == BAD_INPUT and "--payload is not valid JSON" in error["message"]
 
