@@ -26,6 +26,7 @@ from engine.services.context import ServiceContext
 from engine.stack import Endpoints
 from engine.store.db import connect, create_pool
 from studio_tui.app import RunStudioApp, ServicesOpener
+from studio_tui.screens.run_detail import RunDetailScreen
 from tests.tui import seed
 
 UNREACHABLE_TEMPORAL = "127.0.0.1:1"
@@ -123,3 +124,20 @@ def settled(until: Callable[[RunStudioApp], bool] = lambda app: True) -> Callabl
         await settle(pilot, until=lambda: until(app))
 
     return run_before
+
+
+def run_screen(app: RunStudioApp) -> RunDetailScreen:
+    """The run screen on top of the app (the test fails if another screen is)."""
+    screen = app.screen
+    assert isinstance(screen, RunDetailScreen), screen
+    return screen
+
+
+def loaded(app: RunStudioApp, run_id: str) -> Callable[[], bool]:
+    """The run screen of ``run_id`` is on top and has its detail."""
+
+    def check() -> bool:
+        screen = app.screen
+        return isinstance(screen, RunDetailScreen) and screen.run_id == run_id and screen.detail is not None
+
+    return check

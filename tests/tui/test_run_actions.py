@@ -36,7 +36,7 @@ from studio_tui.screens.run_detail import RunDetailScreen
 from studio_tui.screens.runs import RunsScreen
 from tests.helpers import publish_examples, wait_for_run
 from tests.tui import seed
-from tests.tui.conftest import quiet, settle
+from tests.tui.conftest import quiet, run_screen, settle
 
 AppFactory = Callable[..., RunStudioApp]
 ReplayCalls = list[tuple[str, dict[str, Any] | None]]
@@ -63,12 +63,6 @@ def spy_on_replay(monkeypatch: pytest.MonkeyPatch) -> ReplayCalls:
 
     monkeypatch.setattr(replay_modal, "replay_run", recording_replay)
     return calls
-
-
-def run_screen(app: RunStudioApp) -> RunDetailScreen:
-    screen = app.screen
-    assert isinstance(screen, RunDetailScreen), screen
-    return screen
 
 
 def modal(app: RunStudioApp) -> ReplayModal:

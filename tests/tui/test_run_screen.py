@@ -15,25 +15,9 @@ from studio_tui.widgets.keyed_table import KeyedTable
 from studio_tui.widgets.run_summary import RunSummary
 from studio_tui.widgets.stuck_banner import ASKING, StuckBanner
 from tests.tui import seed
-from tests.tui.conftest import quiet, settle, studio_services
+from tests.tui.conftest import loaded, quiet, run_screen, settle, studio_services
 
 AppFactory = Callable[..., RunStudioApp]
-
-
-def run_screen(app: RunStudioApp) -> RunDetailScreen:
-    screen = app.screen
-    assert isinstance(screen, RunDetailScreen)
-    return screen
-
-
-def loaded(app: RunStudioApp, run_id: str) -> Callable[[], bool]:
-    """The run screen of ``run_id`` is on top and has its detail."""
-
-    def check() -> bool:
-        screen = app.screen
-        return isinstance(screen, RunDetailScreen) and screen.run_id == run_id and screen.detail is not None
-
-    return check
 
 
 def banner_text(app: RunStudioApp) -> str:

@@ -19,7 +19,7 @@ from studio_tui.widgets.keyed_table import KeyedTable
 from studio_tui.widgets.record_pane import RecordPane
 from studio_tui.widgets.run_summary import RunSummary
 from tests.tui import seed
-from tests.tui.conftest import quiet, settle, studio_services
+from tests.tui.conftest import loaded, quiet, run_screen, settle, studio_services
 from tests.tui.seed_run_screen import seed_run_screen
 
 
@@ -40,20 +40,6 @@ def screen_app(screen_pool: asyncpg.Pool, migrated_database_url: str) -> AppFact
         return quiet(RunStudioApp(services, read_only=read_only))
 
     return build
-
-
-def run_screen(app: RunStudioApp) -> RunDetailScreen:
-    screen = app.screen
-    assert isinstance(screen, RunDetailScreen)
-    return screen
-
-
-def loaded(app: RunStudioApp, run_id: str) -> Callable[[], bool]:
-    def check() -> bool:
-        screen = app.screen
-        return isinstance(screen, RunDetailScreen) and screen.run_id == run_id and screen.detail is not None
-
-    return check
 
 
 def cells(app: RunStudioApp, pane: str) -> list[list[str]]:
