@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     temporal_api_key: SecretStr | None = Field(default=None, validation_alias="TEMPORAL_API_KEY")
     metrics_port: int | None = Field(default=None, validation_alias="RUNSTUDIO_METRICS_PORT")
     log_format: str = Field(default="text", validation_alias="RUNSTUDIO_LOG_FORMAT", pattern="^(text|json)$")
+    encryption_keys: SecretStr | None = Field(default=None, validation_alias="RUNSTUDIO_ENCRYPTION_KEYS")
+    encryption_key_file: Path | None = Field(default=None, validation_alias="RUNSTUDIO_ENCRYPTION_KEY_FILE")
 
     @model_validator(mode="after")
     def _client_cert_comes_with_its_key(self) -> "Settings":
