@@ -17,7 +17,9 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from engine import metrics
-from engine.store import tasks
+from engine.default_keyring import settings_keyring
+from engine.store import launch_lock, tasks
+from engine.store.run_redaction import load_redactor
 from engine.temporal import workflow_id_for_run
 from engine.temporal.contracts import RunResult, TaskCompletion
 from engine.temporal.workflow import RunWorkflow
@@ -106,14 +108,17 @@ async def reconcile_once(pool: asyncpg.Pool, client: Client, *, now: datetime, l
 async def _reconcile_run(pool: asyncpg.Pool, client: Client, *, tenant: str, run_id: str, status: str) -> Fix | None:
     workflow_id = workflow_id_for_run(run_id)
     handle = client.get_workflow_handle(workflow_id)
-    try:
-        description = await handle.describe()
-    except RPCError as exc:
-        if exc.status != RPCStatusCode.NOT_FOUND:
-            raise
-        reason = f"Temporal has no execution {workflow_id}; nothing will ever run it"
-        await _close(pool, tenant, run_id, "FAILED", {"category": "Reconciled", "message": reason})
-        return Fix(tenant, run_id, status, "FAILED", reason)
+    async with launch_lock.unless_launching(pool, run_id) as idle:
+        if not idle:
+            return None  # its launcher is still waiting for Temporal's answer: not stranded
+        try:
+            description = await handle.describe()
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+            reason = f"Temporal has no execution {workflow_id}; nothing will ever run it"
+            await _close(pool, tenant, run_id, "FAILED", {"category": "Reconciled", "message": reason})
+            return Fix(tenant, run_id, status, "FAILED", reason)
     closed = _CLOSED.get(description.status) if description.status is not None else None
     if closed is None:
         return None
@@ -140,6 +145,10 @@ async def _close(
     output: Any = None,
 ) -> None:
     async with pool.acquire() as conn, conn.transaction():
+        # The workflow's result holds the real values: written redacted, like every projection.
+        redactor = await load_redactor(conn, tenant=tenant, run_id=run_id, keyring=settings_keyring())
+        if redactor is not None:
+            error, result_vars, output = redactor.value(error), redactor.value(result_vars), redactor.value(output)
         await conn.execute(CLOSE_RUN, tenant, run_id, status, error, result_vars, output)
         await conn.execute(CLOSE_WAITS, tenant, run_id)
         await conn.execute(CLOSE_TASKS, tenant, run_id)

@@ -16,6 +16,7 @@ from engine.services.launch import launch_run
 from engine.services.reconcile import reconcile_once
 from engine.services.runs import get_run_detail
 from engine.stack import Endpoints
+from engine.store import launch_lock
 from engine.temporal import TASK_QUEUE, workflow_id_for_run
 from engine.temporal.client import workflow_pollers
 from tests.helpers import publish_examples, wait_for_run, wait_until
@@ -103,6 +104,22 @@ async def test_reconciler_fails_runs_temporal_has_no_execution_for(services: Ser
     assert detail.error is not None and detail.error["category"] == "Reconciled"
     assert [w.status for w in detail.waits] == ["CANCELED"]
     assert detail.completed_at is not None
+
+
+async def test_reconciler_leaves_a_run_whose_start_is_still_pending(services: ServiceContext) -> None:
+    # A launcher between the run's insert and Temporal's answer (the SDK retries a start while Temporal is
+    # away, for longer than any grace) holds the run's launch lock: no execution yet is not "stranded".
+    await publish_examples(services, "branching")
+    run_id = str(uuid.uuid4())
+    await _insert_orphan(services, run_id)
+    client = await services.temporal()
+    async with launch_lock.launching(services.pool, run_id):
+        fixes = await reconcile_once(services.pool, client, now=datetime.now(UTC) + LATER)
+        assert [f for f in fixes if f.run_id == run_id] == []
+        assert (await get_run_detail(services, run_id)).status == "RUNNING"
+    # Its launcher gone without an answer (the lock released), the run is closed as before.
+    fixes = await reconcile_once(services.pool, client, now=datetime.now(UTC) + LATER)
+    assert [(f.before, f.after) for f in fixes if f.run_id == run_id] == [("RUNNING", "FAILED")]
 
 
 async def test_reconciler_closes_a_run_terminated_outside_run_studio(services: ServiceContext) -> None:
