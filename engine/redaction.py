@@ -5,6 +5,7 @@ A value is redacted when its path is listed in the definition's ``redact`` (dot 
 secret (password, secret, token, api key, authorization, credential, private key, …).
 """
 
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -103,8 +104,13 @@ class Redactor:
             value = _at(payload, location)
             for text in _strings(value):
                 if len(text) >= _MIN_SECRET_LENGTH:
-                    secrets.add(text)
+                    secrets.update(_written_forms(text))
         return cls(paths=path_list, secrets=frozenset(secrets))
+
+    @classmethod
+    def keys_only(cls) -> "Redactor":
+        """The redactor of a value tied to no run input: sensitive key names only."""
+        return cls(paths=(), secrets=frozenset())
 
     def input(self, payload: Any) -> Any:
         """The input as it may be shown: redacted paths and sensitive keys replaced."""
@@ -113,6 +119,16 @@ class Redactor:
     def value(self, value: Any) -> Any:
         """Any other value of the run: sensitive keys replaced, remembered secrets masked wherever they appear."""
         return _mask(redact(value), sorted(self.secrets, key=len, reverse=True))
+
+    def mask(self, value: Any) -> Any:
+        """Remembered secrets masked wherever they appear, keys left alone (for schemas, whose keys are names)."""
+        return _mask(value, sorted(self.secrets, key=len, reverse=True))
+
+
+def _written_forms(secret: str) -> set[str]:
+    """The secret and the forms it takes once embedded in JSON text (an error message quoting a payload)."""
+    forms = {secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]}
+    return {form for form in forms if len(form) >= _MIN_SECRET_LENGTH}
 
 
 def _at(value: Any, location: tuple[str | int, ...]) -> Any:

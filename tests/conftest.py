@@ -18,11 +18,20 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from engine.keyring import parse_keys
 from engine.services.context import ServiceContext
 from engine.store import migrations
 from engine.store.db import connect, create_pool
 from engine.temporal import DEV_SERVER_POLL_FLAGS
-from engine.temporal.client import DATA_CONVERTER
+from engine.temporal.codec import data_converter
+from engine.temporal.visibility import SEARCH_ATTRIBUTES
+
+TEST_ENCRYPTION_KEYS = "test-only:dGVzdC1vbmx5LWtleS1mb3ItcnVuc3R1ZGlvLXRlc3Q="
+"""A fixed, TEST-ONLY keyring (it is public: never use it for real data). Set in the environment at import so
+the session's clients, workers and every CLI or worker subprocess (``cli_env`` copies ``os.environ``) share
+one keyring and can read each other's encrypted Temporal payloads."""
+os.environ["RUNSTUDIO_ENCRYPTION_KEYS"] = TEST_ENCRYPTION_KEYS
+TEST_DATA_CONVERTER = data_converter(parse_keys(TEST_ENCRYPTION_KEYS))
 
 TEMPLATE_DB = "runstudio_template"
 
@@ -122,7 +131,8 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     """An in-memory Temporal dev server for the session, with the fast task-dispatch setting."""
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=venv_binary("temporal"),
-        data_converter=DATA_CONVERTER,
+        search_attributes=SEARCH_ATTRIBUTES,  # every run start sets them (engine.temporal.visibility)
+        data_converter=TEST_DATA_CONVERTER,
         dev_server_extra_args=[
             "--dynamic-config-value",
             "history.transferProcessorMaxPollRPS=1000",
@@ -138,7 +148,8 @@ async def private_temporal() -> AsyncIterator[WorkflowEnvironment]:
     """A Temporal server of the test's own, for tests that must control which workers poll the queue."""
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=venv_binary("temporal"),
-        data_converter=DATA_CONVERTER,
+        search_attributes=SEARCH_ATTRIBUTES,  # every run start sets them (engine.temporal.visibility)
+        data_converter=TEST_DATA_CONVERTER,
         dev_server_extra_args=[
             "--dynamic-config-value",
             "history.transferProcessorMaxPollRPS=1000",
@@ -191,7 +202,12 @@ async def engine_worker(temporal_client: Client, engine_pool: asyncpg.Pool) -> A
     from engine.temporal.activities import Activities
     from worker.main import build_worker
 
-    activities = Activities(pool=engine_pool, registry=default_registry(), http_allowed_hosts=frozenset({"127.0.0.1"}))
+    activities = Activities(
+        pool=engine_pool,
+        registry=default_registry(),
+        http_allowed_hosts=frozenset({"127.0.0.1"}),
+        keyring=parse_keys(TEST_ENCRYPTION_KEYS),
+    )
     async with build_worker(temporal_client, activities):
         yield
 

@@ -16,6 +16,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from engine.actions.registry import default_registry
 from engine.config import Settings
+from engine.keyring import load_keyring
 from engine.services.context import ServiceContext
 from engine.stack import resolve_endpoints
 from engine.store.db import create_pool
@@ -106,16 +107,23 @@ def _set_soon(loop: asyncio.AbstractEventLoop, event: asyncio.Event) -> None:
 
 async def _serve(settings: Settings, stop: asyncio.Event, in_flight: InFlight) -> None:
     endpoints = await resolve_endpoints(settings)
+    keyring = load_keyring(settings)
     pool = await create_pool(endpoints.database_url)
     try:
         runtime, sdk_metrics = observability.sdk_runtime(
             metrics=settings.metrics_port is not None, forward_logs=settings.log_format == "json"
         )
         client = await temporal_client.connect(
-            endpoints.temporal_address, endpoints.temporal_namespace, auth=endpoints.temporal_auth, runtime=runtime
+            endpoints.temporal_address,
+            endpoints.temporal_namespace,
+            keyring=keyring,
+            auth=endpoints.temporal_auth,
+            runtime=runtime,
         )
-        activities = Activities(pool=pool, registry=default_registry(), http_allowed_hosts=settings.http_allowed_hosts)
-        services = ServiceContext(pool=pool, endpoints=endpoints, tenant="default", _client=client)
+        activities = Activities(
+            pool=pool, registry=default_registry(), http_allowed_hosts=settings.http_allowed_hosts, keyring=keyring
+        )
+        services = ServiceContext(pool=pool, endpoints=endpoints, tenant="default", _client=client, keyring=keyring)
         temporal_worker = build_worker(client, activities, in_flight=in_flight)
         async with contextlib.AsyncExitStack() as stack:
             if settings.metrics_port is not None:

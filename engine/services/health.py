@@ -5,10 +5,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.failure.v1 import Failure
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+from temporalio.converter import DataConverter
 from temporalio.service import RPCError, RPCStatusCode
 
-from engine.errors import ServiceUnavailableError
+from engine.errors import RunStudioError, ServiceUnavailableError
 from engine.services.context import ServiceContext
 from engine.services.runs import get_run, is_stuck
 from engine.temporal import TASK_QUEUE, workflow_id_for_run
@@ -84,7 +86,7 @@ async def diagnose(ctx: ServiceContext, run_id: str) -> StuckDiagnosis | None:
         )
     pending = description.raw_description.pending_workflow_task
     if description.status == WorkflowExecutionStatus.RUNNING and pending.attempt > 1:
-        failure = await _last_workflow_task_failure(handle)
+        failure = await _last_workflow_task_failure(handle, client.data_converter)
         return StuckDiagnosis(
             cause="workflow_task_failing",
             message=f"The run's workflow task has failed {pending.attempt - 1} time(s) and is retrying"
@@ -98,9 +100,15 @@ async def diagnose(ctx: ServiceContext, run_id: str) -> StuckDiagnosis | None:
     )
 
 
-async def _last_workflow_task_failure(handle: WorkflowHandle[Any, Any]) -> str | None:
-    message = None
+async def _last_workflow_task_failure(handle: WorkflowHandle[Any, Any], converter: DataConverter) -> str | None:
+    failure: Failure | None = None
     async for event in handle.fetch_history_events():
         if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
-            message = event.workflow_task_failed_event_attributes.failure.message
-    return message
+            failure = event.workflow_task_failed_event_attributes.failure
+    if failure is None:
+        return None
+    # The payload codec encrypts failure messages too (the history says "Encoded failure"): decode to read it.
+    try:
+        return str(await converter.decode_failure(failure))
+    except RunStudioError as exc:
+        return f"{failure.message} ({exc})"

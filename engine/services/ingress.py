@@ -147,6 +147,7 @@ async def submit_event(
             payload=payload,
             correlation_key=key,
             source=source,
+            keyring=ctx.keyring,
         )
         if not inserted:
             first = await events.get_event(conn, tenant=ctx.tenant, event_id=event_id)

@@ -350,7 +350,11 @@ async def _error_lines(ctx: ServiceContext, rows: list[run_list.ListRow]) -> dic
 
 
 async def redactor_for(ctx: ServiceContext, run: RunRow) -> Redactor:
-    """The redactor of a run: its definition's ``redact`` paths, sensitive keys and the secrets they hold."""
+    """The redactor of a run as shown: its definition's ``redact`` paths and sensitive keys.
+
+    What a run writes is stored redacted already and ``run.input`` is the redacted copy, so this is the
+    second line: it still masks the secrets of a plaintext row written before the sealing step ran.
+    """
     version = await definitions.get_version(
         ctx.pool, tenant=ctx.tenant, workflow_id=run.workflow_id, version=run.workflow_version
     )

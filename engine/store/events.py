@@ -6,7 +6,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from engine.keyring import Keyring
+from engine.redaction import Redactor
 from engine.store.db import Conn
+from engine.store.runs import open_input
 
 # -- workflow_runtime_events ------------------------------------------------------------------------
 
@@ -44,6 +47,28 @@ SELECT v.workflow_id, v.version
  ORDER BY v.workflow_id
 """
 
+# What the runs an event starts will redact: the event's payload is their input, stored the same way.
+TRIGGERED_REDACT_PATHS = """
+SELECT coalesce(v.definition -> 'redact', '[]'::jsonb) AS redact
+  FROM workflow_definition_versions v
+  JOIN workflow_definitions d
+    ON d.tenant = v.tenant AND d.workflow_id = v.workflow_id AND d.latest_version = v.version
+ WHERE v.tenant = $1 AND v.trigger_type = 'event' AND v.trigger_event_name = $2
+"""
+
+# The runs an event may be delivered to (the candidates below), with what building their redactors needs:
+# a secret of theirs the event carries (a ticket's ssn echoed back) must not be stored with the event.
+CANDIDATE_REDACTION = """
+SELECT DISTINCT ON (r.run_id) r.input_json, coalesce(v.definition -> 'redact', '[]'::jsonb) AS redact
+  FROM workflow_run_waits w
+  JOIN workflow_runs r ON r.tenant = w.tenant AND r.run_id = w.run_id
+  LEFT JOIN workflow_definition_versions v
+    ON v.tenant = r.tenant AND v.workflow_id = r.workflow_id AND v.version = r.workflow_version
+ WHERE w.tenant = $1 AND w.event_name = $2 AND (w.correlation_key = $3 OR w.correlation_key IS NULL)
+   AND w.status = 'WAITING' AND w.wait_type = 'event'
+ ORDER BY r.run_id
+"""
+
 # Runs blocked on an event wait for this name and key. A wait whose key expression gave null accepts any
 # key (engine.interpreter.matching), so it is a candidate too. Human waits reuse event_name/correlation_key
 # for the task type and id, hence the wait_type filter.
@@ -57,7 +82,7 @@ SELECT DISTINCT run_id::text AS run_id
 
 
 class EventRow(BaseModel):
-    """One inbound event as stored, with its routing outcome (payload unredacted)."""
+    """One inbound event as stored, with its routing outcome (payload redacted when it was recorded)."""
 
     event_id: str
     event_name: str
@@ -89,9 +114,24 @@ async def insert_event(
     payload: dict[str, Any],
     correlation_key: str | None,
     source: str,
+    keyring: Keyring,
 ) -> bool:
-    """Record a new event as ``pending``; False when that event id was already recorded for the tenant."""
-    inserted = await conn.fetchval(INSERT_EVENT, tenant, event_id, event_name, payload, correlation_key, source)
+    """Record a new event as ``pending``; False when that event id was already recorded for the tenant.
+
+    The payload is stored redacted as the input of the runs it triggers is (sensitive keys, and every
+    triggered definition's ``redact`` paths with the values found there masked wherever they appear), and
+    with the secrets of the runs waiting for it masked too (their sealed inputs opened with ``keyring``).
+    Routing works on the payload in hand, not on this row.
+    """
+    paths = [path for row in await conn.fetch(TRIGGERED_REDACT_PATHS, tenant, event_name) for path in row["redact"]]
+    triggered = Redactor.for_input(payload, paths)
+    secrets = set(triggered.secrets)
+    if correlation_key is not None:
+        for row in await conn.fetch(CANDIDATE_REDACTION, tenant, event_name, correlation_key):
+            original = open_input(row["input_json"], keyring)
+            secrets |= Redactor.for_input(original, list(row["redact"])).secrets
+    stored = Redactor(paths=triggered.paths, secrets=frozenset(secrets)).input(payload)
+    inserted = await conn.fetchval(INSERT_EVENT, tenant, event_id, event_name, stored, correlation_key, source)
     return inserted is not None
 
 
@@ -182,8 +222,14 @@ SELECT id, tenant, event_id, event_name, payload::text AS payload_text, correlat
    FOR UPDATE SKIP LOCKED
 """
 
+# Once routed, the row keeps the payload as the event was recorded (redacted): the sender's plaintext copy
+# has served its purpose, and a processed inbox row is never read for its payload again.
 MARK_INBOX_PROCESSED = """
-UPDATE workflow_event_inbox SET processed_at = now() WHERE id = $1 AND tenant = $2
+UPDATE workflow_event_inbox i
+   SET processed_at = now(),
+       payload = coalesce((SELECT e.payload FROM workflow_runtime_events e
+                            WHERE e.tenant = i.tenant AND e.event_id = i.event_id), i.payload)
+ WHERE i.id = $1 AND i.tenant = $2
 """
 
 # give_up: the row is parked (processed, with the error) instead of being retried again.
@@ -229,7 +275,7 @@ def _inbox_row(fields: dict[str, Any]) -> InboxRow:
 
 
 async def mark_inbox_processed(conn: Conn, *, row_id: int, tenant: str) -> None:
-    """The row's event has been routed (or was a duplicate)."""
+    """The row's event has been routed (or was a duplicate); its payload becomes the recorded, redacted one."""
     await conn.execute(MARK_INBOX_PROCESSED, row_id, tenant)
 
 

@@ -2,6 +2,8 @@
 
 import asyncpg
 
+from engine.redaction import Redactor
+
 APPEND = """
 INSERT INTO workflow_run_logs (tenant, run_id, step_path, level, message, invocation_id, attempt, line_no)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
@@ -21,6 +23,8 @@ async def append(
     invocation_id: int | None = None,
     attempt: int | None = None,
     line_no: int | None = None,
+    redactor: Redactor,
 ) -> None:
-    """Record one log line; with ``invocation_id`` set it is written once per (invocation, attempt, line)."""
-    await conn.execute(APPEND, tenant, run_id, step_path, level, message, invocation_id, attempt, line_no)
+    """Record one log line, redacted; with ``invocation_id`` set it is written once per (invocation, attempt, line)."""
+    text = redactor.value(message)
+    await conn.execute(APPEND, tenant, run_id, step_path, level, text, invocation_id, attempt, line_no)

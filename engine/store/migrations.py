@@ -2,6 +2,9 @@
 
 Two processes running ``migrate`` at once serialise on the lock; the second finds nothing pending.
 A file that changed after it was applied is refused rather than silently ignored.
+
+After the files, one Python step runs (still under the lock): sealing the plaintext run inputs written
+before 0007 (``engine.store.sealing``), which needs the keyring SQL does not have. It is idempotent.
 """
 
 import hashlib
@@ -12,11 +15,15 @@ from pathlib import Path
 import asyncpg
 
 from engine.errors import RunStudioError
+from engine.keyring import Keyring
+from engine.store import sealing
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 # An arbitrary constant shared by every process that migrates this schema.
 _LOCK_KEY = 0x52554E53  # "RUNS"
 _FILE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+SEALED_INPUTS_VERSION = 7
+"""The migration that adds the columns the sealing step writes (``0007_sealed_run_input``)."""
 
 _CREATE_LEDGER = """
 CREATE TABLE IF NOT EXISTS runstudio_schema_migrations (
@@ -102,12 +109,17 @@ async def pending(conn: asyncpg.Connection, directory: Path = MIGRATIONS_DIR) ->
 
 
 async def migrate(
-    conn: asyncpg.Connection, *, target: int | None = None, directory: Path = MIGRATIONS_DIR
+    conn: asyncpg.Connection,
+    *,
+    target: int | None = None,
+    directory: Path = MIGRATIONS_DIR,
+    keyring: Keyring | None = None,
 ) -> list[Migration]:
     """Apply pending migrations up to ``target`` (all when None); return the ones applied now.
 
     Each file runs in its own transaction together with its ledger row, so a failure leaves the
-    database at the previous version.
+    database at the previous version. Then, once the schema has ``0007``, plaintext run inputs are
+    sealed with ``keyring`` (default: the process's keyring from its settings).
     """
     migrations = discover(directory)
     await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
@@ -126,6 +138,12 @@ async def migrate(
             except asyncpg.PostgresError as exc:
                 raise MigrationError(f"{migration.label}.sql failed: {exc}") from exc
             done.append(migration)
+        if directory == MIGRATIONS_DIR and SEALED_INPUTS_VERSION in {*applied, *(m.version for m in done)}:
+            if keyring is None:
+                from engine.default_keyring import settings_keyring  # reads the settings only when needed
+
+                keyring = settings_keyring()
+            await sealing.seal_plaintext_inputs(conn, keyring)
         return done
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)

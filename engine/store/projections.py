@@ -2,6 +2,9 @@
 
 Every write is an idempotent upsert keyed by what the workflow numbered deterministically, and a
 closed row never goes back to open, so a projection delivered twice or late changes nothing.
+
+What is written passes the run's redactor first: vars, output, errors, wait payloads and filters, task
+titles, descriptions and context hold no secret once in Postgres (the workflow keeps the real values).
 """
 
 import json
@@ -11,6 +14,7 @@ from typing import Any
 import asyncpg
 
 from engine.interpreter.effects import StepRecord
+from engine.redaction import Redactor
 from engine.temporal.contracts import Projection, RunPatch, TaskRecord, WaitRecord
 
 # Steps and the run row in one statement (one round trip): the common projection, sent with every action.
@@ -155,12 +159,50 @@ def _run_args(p: RunPatch | None) -> tuple[Any, ...]:
     return (p.status, p.vars, p.output, p.error, p.current_step_path, p.step_count, p.completed_at)
 
 
-async def apply(conn: asyncpg.Connection, projection: Projection) -> None:
-    """Write the projection atomically.
+def redacted(projection: Projection, redactor: Redactor) -> Projection:
+    """The projection as it may be stored: every value the run computed passed through ``redactor``.
+
+    A task's response is the human's answer, kept as given: the reconciler re-signals it from the row.
+    A wait's correlation key is left too: routing matches events on it.
+    """
+    value = redactor.value
+    steps = [s.model_copy(update={"error": value(s.error), "iteration": value(s.iteration)}) for s in projection.steps]
+    waits = [
+        w.model_copy(
+            update={
+                "payload": value(w.payload),
+                "filters": value(w.filters),
+                "non_match": None
+                if w.non_match is None
+                else w.non_match.model_copy(update={"reason": value(w.non_match.reason)}),
+            }
+        )
+        for w in projection.waits
+    ]
+    tasks = [
+        t.model_copy(
+            update={
+                "title": value(t.title),
+                "description": value(t.description),
+                "context_data": value(t.context_data),
+                "form_schema": redactor.mask(t.form_schema),
+            }
+        )
+        for t in projection.tasks
+    ]
+    run = projection.run
+    if run is not None:
+        run = run.model_copy(update={"vars": value(run.vars), "output": value(run.output), "error": value(run.error)})
+    return projection.model_copy(update={"steps": steps, "waits": waits, "tasks": tasks, "run": run})
+
+
+async def apply(conn: asyncpg.Connection, projection: Projection, *, redactor: Redactor) -> None:
+    """Write the projection, redacted by the run's ``redactor``, atomically.
 
     Steps and the run row go in one statement; waits and tasks (only around waits) add statements in a
     transaction.
     """
+    projection = redacted(projection, redactor)
     tenant, run_id = projection.tenant, projection.run_id
     if not (projection.waits or projection.tasks):
         await _steps_and_run(conn, projection)
@@ -175,12 +217,19 @@ async def apply(conn: asyncpg.Connection, projection: Projection) -> None:
 
 
 async def fail_run(
-    conn: asyncpg.Connection | asyncpg.Pool, *, tenant: str, run_id: str, error_json: str, completed_at: datetime
+    conn: asyncpg.Connection | asyncpg.Pool,
+    *,
+    tenant: str,
+    run_id: str,
+    error: dict[str, Any],
+    completed_at: datetime,
+    redactor: Redactor,
 ) -> None:
-    """End the run FAILED with ``error_json`` (JSON text) and cancel its open waits and tasks.
+    """End the run FAILED with ``error`` (redacted, written as ASCII JSON) and cancel its open waits and tasks.
 
     A run that already ended keeps its ending; the waits and tasks of an ended run are already closed.
     """
+    error_json = json.dumps(redactor.value(error), ensure_ascii=True)
     await conn.execute(FAIL_RUN, tenant, run_id, error_json, completed_at)
 
 

@@ -1,4 +1,9 @@
-"""Queries over ``workflow_runs``: creating runs, loading them for execution, listing and reading them."""
+"""Queries over ``workflow_runs``: creating runs, loading them for execution, listing and reading them.
+
+A run's input is stored twice, at the one insert every run goes through (manual, event, child, replay):
+``input_json`` sealed with the keyring (the one original, opened only to execute or replay the run) and
+``input_redacted``, what people may see. Reads for people get the redacted copy as ``RunRow.input``.
+"""
 
 import re
 from datetime import datetime
@@ -7,6 +12,8 @@ from typing import Any
 import asyncpg
 from pydantic import BaseModel
 
+from engine.keyring import Keyring, is_sealed
+from engine.redaction import Redactor
 from engine.store.db import Conn
 from engine.store.definitions import DefinitionVersion
 from engine.temporal import workflow_id_for_run
@@ -15,8 +22,10 @@ _UUID_PREFIX = re.compile(r"[0-9a-f-]{1,36}")
 
 INSERT_RUN = """
 INSERT INTO workflow_runs (tenant, run_id, workflow_id, workflow_version, status, engine, temporal_workflow_id,
-                           definition_hash, parent_run_id, root_run_id, input_json, trigger, trigger_metadata)
-VALUES ($1, $2::uuid, $3, $4, 'RUNNING', 'temporal', $5, $6, $7::uuid, coalesce($8::uuid, $2::uuid), $9, $10, $11)
+                           definition_hash, parent_run_id, root_run_id, input_json, trigger, trigger_metadata,
+                           input_redacted)
+VALUES ($1, $2::uuid, $3, $4, 'RUNNING', 'temporal', $5, $6, $7::uuid, coalesce($8::uuid, $2::uuid), $9, $10, $11,
+        $12)
 ON CONFLICT (tenant, run_id) DO NOTHING
 """
 
@@ -31,6 +40,8 @@ UPDATE workflow_runs r
 RETURNING r.workflow_id, r.workflow_version, r.definition_hash, r.input_json, v.definition
 """
 
+ORIGINAL_INPUT = "SELECT input_json FROM workflow_runs WHERE tenant = $1 AND run_id = $2"
+
 MARK_START_FAILED = """
 UPDATE workflow_runs
    SET status = 'FAILED', error_json = $3, completed_at = now(), updated_at = now()
@@ -42,9 +53,12 @@ SELECT count(*) FROM workflow_runs
  WHERE tenant = $1 AND status = 'RUNNING' AND step_count = 0 AND started_at < $2
 """
 
+# The input people may see: the redacted copy; a plaintext row from before the sealing step has none and
+# falls back to its plaintext column, which the services redact on read as they always did.
 _RUN_COLUMNS = """
-run_id::text AS run_id, workflow_id, workflow_version, status, engine, trigger, trigger_metadata, input_json,
-vars_json, output_json, error_json, parent_run_id::text AS parent_run_id, root_run_id::text AS root_run_id,
+run_id::text AS run_id, workflow_id, workflow_version, status, engine, trigger, trigger_metadata,
+coalesce(input_redacted, input_json) AS input_json, vars_json, output_json, error_json,
+parent_run_id::text AS parent_run_id, root_run_id::text AS root_run_id,
 temporal_workflow_id, temporal_run_id, definition_hash, current_step_path, step_count, created_at, started_at,
 updated_at, completed_at, cancel_requested_at, cancel_requested_by
 """
@@ -81,7 +95,7 @@ SELECT {_RUN_COLUMNS} FROM workflow_runs WHERE tenant = $1 AND parent_run_id = $
 
 
 class RunRow(BaseModel):
-    """A run as stored (``input`` unredacted: never show it without redaction)."""
+    """A run as stored; ``input`` is the redacted copy (or, for a row not yet sealed, the plaintext: redact it)."""
 
     run_id: str
     workflow_id: str
@@ -153,10 +167,18 @@ async def insert_run(
     payload: dict[str, Any],
     trigger: str,
     trigger_metadata: dict[str, Any] | None = None,
+    keyring: Keyring,
     parent_run_id: str | None = None,
     root_run_id: str | None = None,
+    inherited_secrets: frozenset[str] = frozenset(),
 ) -> None:
-    """Write a new RUNNING run pinned to ``version`` (engine is always 'temporal')."""
+    """Write a new RUNNING run pinned to ``version`` (engine is always 'temporal').
+
+    The input is written sealed with ``keyring`` and, beside it, redacted by the definition's ``redact``
+    (and, for a child, with its ancestors' secrets masked: ``inherited_secrets``).
+    """
+    own = Redactor.for_input(payload, version.definition.get("redact", []))
+    shown = Redactor(paths=own.paths, secrets=own.secrets | inherited_secrets).input(payload)
     await conn.execute(
         INSERT_RUN,
         tenant,
@@ -167,9 +189,10 @@ async def insert_run(
         version.definition_hash,
         parent_run_id,
         root_run_id,
-        payload,
+        keyring.seal_json(payload),
         trigger,
         trigger_metadata or {},
+        shown,
     )
 
 
@@ -182,9 +205,13 @@ async def insert_child(
     version: DefinitionVersion,
     payload: dict[str, Any],
     step_path: str,
+    keyring: Keyring,
 ) -> None:
     """Write a child run linked to its parent and to the parent's root (idempotent on ``run_id``)."""
+    from engine.store.run_redaction import load_redactor  # it builds on this module's input opening
+
     root = await conn.fetchval(PARENT_ROOT, tenant, parent_run_id)
+    parent = await load_redactor(conn, tenant=tenant, run_id=parent_run_id, keyring=keyring)
     await insert_run(
         conn,
         tenant=tenant,
@@ -193,13 +220,17 @@ async def insert_child(
         payload=payload,
         trigger="child",
         trigger_metadata={"parentRunId": parent_run_id, "parentStepPath": step_path},
+        keyring=keyring,
         parent_run_id=parent_run_id,
         root_run_id=str(root) if root else parent_run_id,
+        inherited_secrets=parent.secrets if parent is not None else frozenset(),
     )
 
 
-async def load_for_execution(conn: Conn, *, tenant: str, run_id: str, temporal_run_id: str) -> ExecutionRow | None:
-    """The run's input and pinned definition; records which Temporal run executes it."""
+async def load_for_execution(
+    conn: Conn, *, tenant: str, run_id: str, temporal_run_id: str, keyring: Keyring
+) -> ExecutionRow | None:
+    """The run's original (opened) input and pinned definition; records which Temporal run executes it."""
     row = await conn.fetchrow(LOAD_FOR_EXECUTION, tenant, run_id, temporal_run_id)
     if row is None:
         return None
@@ -207,9 +238,23 @@ async def load_for_execution(conn: Conn, *, tenant: str, run_id: str, temporal_r
         workflow_id=row["workflow_id"],
         workflow_version=row["workflow_version"],
         definition_hash=row["definition_hash"],
-        payload=row["input_json"],
+        payload=open_input(row["input_json"], keyring),
         definition=row["definition"],
     )
+
+
+def open_input(stored: Any, keyring: Keyring) -> Any:
+    """The original input from ``input_json``: opened when sealed, as is when still plaintext (not yet sealed)."""
+    return keyring.open_json(stored) if is_sealed(stored) else stored
+
+
+async def original_input(conn: Conn, *, tenant: str, run_id: str, keyring: Keyring) -> dict[str, Any] | None:
+    """The run's original, unredacted input (for replay only: never show it); None if there is no such run."""
+    row = await conn.fetchrow(ORIGINAL_INPUT, tenant, run_id)
+    if row is None:
+        return None
+    opened: dict[str, Any] = open_input(row["input_json"], keyring)
+    return opened
 
 
 async def mark_start_failed(conn: Conn, *, tenant: str, run_id: str, error: dict[str, Any]) -> None:

@@ -11,12 +11,14 @@ from pydantic import BaseModel
 
 from engine.store.db import Conn
 
-# Each task comes with what redacting it needs: its run's unredacted input and its definition's
-# redact paths (context data is usually copied from the input, secrets included).
+# Each task comes with what redacting it on read needs: its run's input as shown (the redacted copy; the
+# plaintext of a row not yet sealed) and its definition's redact paths. Tasks are stored redacted already;
+# this still covers rows written before that.
 _TASK_COLUMNS = """
 t.task_id::text AS task_id, t.run_id::text AS run_id, r.workflow_id, r.workflow_version, t.step_path, t.task_type,
 t.title, t.description, t.status, t.form_schema, t.context_data, t.response, t.completed_by, t.created_at,
-t.timeout_at, t.completed_at, r.input_json AS run_input, coalesce(v.definition -> 'redact', '[]'::jsonb) AS redact
+t.timeout_at, t.completed_at, coalesce(r.input_redacted, r.input_json) AS run_input,
+coalesce(v.definition -> 'redact', '[]'::jsonb) AS redact
 """
 
 _TASK_JOINS = """

@@ -6,9 +6,8 @@ They hold the database pool and the action registry; the worker registers their 
 import asyncio
 import contextlib
 import itertools
-import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
@@ -19,11 +18,16 @@ from engine import failures, metrics
 from engine.actions.base import ActionContext, invoke
 from engine.actions.errors import ActionError
 from engine.actions.registry import ActionRegistry
+from engine.default_keyring import settings_keyring
 from engine.dsl.hashing import definition_hash
 from engine.interpreter.effects import ActionFailed, ActionSucceeded
+from engine.keyring import Keyring
 from engine.log_context import log_context
+from engine.services import scheduled_launch
 from engine.services.payloads import PayloadRejected, check_payload
+from engine.services.scheduled_launch import SCHEDULED_LAUNCH_REFUSED
 from engine.store import definitions, invocations, logs, projections, runs
+from engine.store.run_redaction import RunRedactors
 from engine.temporal import contracts as c
 
 
@@ -71,10 +75,22 @@ class Activities:
     pool: asyncpg.Pool
     registry: ActionRegistry
     http_allowed_hosts: frozenset[str] = frozenset()
+    keyring: Keyring = field(default_factory=settings_keyring)
+    """Opens the run's sealed input (to execute it and to build its redactor) and seals ledger outputs."""
+
+    def __post_init__(self) -> None:
+        self._redactors = RunRedactors(self.keyring)
 
     def all(self) -> list[Any]:
         """Every activity, for ``Worker(activities=...)``."""
-        return [self.load_run, self.project, self.run_action, self.create_child_run, self.fail_run]
+        return [
+            self.load_run,
+            self.project,
+            self.run_action,
+            self.create_child_run,
+            self.fail_run,
+            self.launch_scheduled_run,
+        ]
 
     @activity.defn(name=c.LOAD_RUN)
     @failures.guarded(failures.LOAD_ERROR)
@@ -82,7 +98,11 @@ class Activities:
         """Load the run's pinned definition, check its hash, and note the Temporal run id."""
         async with self.pool.acquire() as conn:
             row = await runs.load_for_execution(
-                conn, tenant=request.tenant, run_id=request.run_id, temporal_run_id=request.temporal_run_id
+                conn,
+                tenant=request.tenant,
+                run_id=request.run_id,
+                temporal_run_id=request.temporal_run_id,
+                keyring=self.keyring,
             )
         if row is None:
             raise ApplicationError(
@@ -115,7 +135,8 @@ class Activities:
     async def project(self, projection: c.Projection) -> None:
         """Write a projection."""
         async with self.pool.acquire() as conn:
-            await projections.apply(conn, projection)
+            redactor = await self._redactors.get(conn, tenant=projection.tenant, run_id=projection.run_id)
+            await projections.apply(conn, projection, redactor=redactor)
         _count(projection)
 
     @activity.defn(name=c.RUN_ACTION)
@@ -134,8 +155,9 @@ class Activities:
         effect = request.action
         # One transaction, so one commit (WAL flush) for the projection and the ledger claim together.
         async with self.pool.acquire() as conn, conn.transaction():
+            redactor = await self._redactors.get(conn, tenant=request.tenant, run_id=request.run_id)
             with failures.guard(failures.PROJECTION_ERROR):
-                await projections.apply(conn, request.projection)
+                await projections.apply(conn, request.projection, redactor=redactor)
             begun = await invocations.begin(
                 conn,
                 tenant=request.tenant,
@@ -146,6 +168,8 @@ class Activities:
                 action=effect.action,
                 action_version=effect.version,
                 input_json=effect.input,
+                redactor=redactor,
+                keyring=self.keyring,
             )
         _count(request.projection)  # once written: a failed write is retried, not counted twice
         if begun.invocation_id is None:
@@ -165,6 +189,7 @@ class Activities:
                 invocation_id=invocation_id,
                 attempt=effect.attempt,
                 line_no=next(line_numbers),
+                redactor=redactor,
             )
 
         ctx = ActionContext(
@@ -186,9 +211,23 @@ class Activities:
                 output = await invoke(spec, ctx, effect.input)
         except ActionError as exc:
             error = {"category": str(exc.category), "message": exc.message, "details": exc.details}
-            await invocations.finish(self.pool, tenant=request.tenant, invocation_id=invocation_id, error=error)
+            await invocations.finish(
+                self.pool,
+                tenant=request.tenant,
+                invocation_id=invocation_id,
+                error=error,
+                redactor=redactor,
+                keyring=self.keyring,
+            )
             return _encodable(ActionFailed(category=str(exc.category), message=exc.message, details=exc.details))
-        await invocations.finish(self.pool, tenant=request.tenant, invocation_id=invocation_id, output=output)
+        await invocations.finish(
+            self.pool,
+            tenant=request.tenant,
+            invocation_id=invocation_id,
+            output=output,
+            redactor=redactor,
+            keyring=self.keyring,
+        )
         return _encodable(ActionSucceeded(output=output))
 
     @activity.defn(name=c.CREATE_CHILD_RUN)
@@ -217,6 +256,7 @@ class Activities:
                 version=version,
                 payload=request.payload,
                 step_path=request.step_path,
+                keyring=self.keyring,
             )
         return c.ChildRun(run_id=request.child_run_id, workflow_version=version.version)
 
@@ -230,14 +270,22 @@ class Activities:
         """
         error = _sanitised(request.error)
         async with self.pool.acquire() as conn:
+            redactor = await self._redactors.get(conn, tenant=request.tenant, run_id=request.run_id)
             await projections.fail_run(
                 conn,
                 tenant=request.tenant,
                 run_id=request.run_id,
-                error_json=json.dumps(error, ensure_ascii=True),
+                error=error,
                 completed_at=request.completed_at,
+                redactor=redactor,
             )
         metrics.RUNS_FINISHED.labels(status="FAILED").inc()
+
+    @activity.defn(name=c.LAUNCH_SCHEDULED_RUN)
+    @failures.guarded(SCHEDULED_LAUNCH_REFUSED)
+    async def launch_scheduled_run(self, request: c.LaunchScheduledRequest) -> str:
+        """Start the run of one schedule action through the launcher (idempotent on the launcher's id)."""
+        return await scheduled_launch.launch_scheduled_run(self.pool, activity.client(), request, keyring=self.keyring)
 
 
 def _encodable(outcome: c.ActionOutcome) -> c.ActionOutcome:

@@ -1,4 +1,8 @@
-"""Connecting to Temporal with the one data converter every client, worker and replayer uses."""
+"""Connecting to Temporal with the one data converter every client, worker and replayer uses.
+
+That converter encrypts every payload with the keyring (``engine.temporal.codec``): a client cannot be
+built without one, so no process of the project writes a plaintext payload to Temporal.
+"""
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -7,16 +11,15 @@ from temporalio.api.enums.v1 import TaskQueueKind, TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import Runtime
 from temporalio.service import RPCError, TLSConfig
 
 from engine.errors import ConfigurationError, TemporalUnavailable
+from engine.keyring import Keyring
 from engine.stack import TemporalAuth
 from engine.temporal import TASK_QUEUE
+from engine.temporal.codec import data_converter
 from engine.temporal.outage import temporal_outage
-
-DATA_CONVERTER = pydantic_data_converter
 
 
 def tls_config(auth: TemporalAuth | None) -> TLSConfig | bool:
@@ -36,14 +39,22 @@ def tls_config(auth: TemporalAuth | None) -> TLSConfig | bool:
 
 
 async def connect(
-    address: str, namespace: str, *, auth: TemporalAuth | None = None, runtime: Runtime | None = None
+    address: str,
+    namespace: str,
+    *,
+    keyring: Keyring,
+    auth: TemporalAuth | None = None,
+    runtime: Runtime | None = None,
 ) -> Client:
-    """Connect to Temporal; an unreachable server is a ``TemporalUnavailable`` naming the address."""
+    """Connect to Temporal with the project's encrypting converter over ``keyring``.
+
+    An unreachable server is a ``TemporalUnavailable`` naming the address.
+    """
     try:
         return await Client.connect(
             address,
             namespace=namespace,
-            data_converter=DATA_CONVERTER,
+            data_converter=data_converter(keyring),
             tls=tls_config(auth),
             api_key=auth.api_key if auth else None,
             runtime=runtime,

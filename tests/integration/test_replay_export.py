@@ -56,7 +56,7 @@ async def test_unedited_replay_runs_with_the_original_input(services: ServiceCon
     stored = await services.pool.fetchval(
         "SELECT input_json FROM workflow_runs WHERE tenant = $1 AND run_id = $2", services.tenant, new_run_id
     )
-    assert stored == PAYLOAD
+    assert services.keyring.open_json(stored) == PAYLOAD  # sealed at rest, the original inside
     audit = (await get_run_detail(services, original)).audit
     assert [(a.action, a.actor, a.source, a.details["newRunId"], a.details["edited"]) for a in audit] == [
         ("replay", "oncall", "ssh:10.0.0.7", new_run_id, False)

@@ -43,6 +43,7 @@ async def _seed(services: ServiceContext, run_ids: list[str], *, tenant: str | N
             version=version,
             payload={"ticket": {"id": 1}},
             trigger="manual",
+            keyring=services.keyring,
         )
 
 

