@@ -18,6 +18,9 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, validation_alias="RUNSTUDIO_DATABASE_URL")
     temporal_address: str | None = Field(default=None, validation_alias="TEMPORAL_ADDRESS")
     temporal_namespace: str = Field(default="default", validation_alias="TEMPORAL_NAMESPACE")
+    temporal_ui_url: str | None = Field(default=None, validation_alias="TEMPORAL_UI_URL", pattern=r"^https?://[!-~]+$")
+    """Temporal's Web UI for run links (``show``, the run screen); the embedded stack sets its own. Printable
+    ASCII only: the studio writes it into a terminal hyperlink escape sequence."""
     home: Path = Field(default=Path(".runstudio"), validation_alias="RUNSTUDIO_HOME")
     http_allowed_hosts_csv: str = Field(default="", validation_alias="RUNSTUDIO_HTTP_ALLOWED_HOSTS")
     temporal_tls_cert: Path | None = Field(default=None, validation_alias="TEMPORAL_TLS_CERT")

@@ -4,13 +4,14 @@ Everything lives under one home directory (default ``./.runstudio``)::
 
     <home>/postgres/          the Postgres data directory (its socket lives here too)
     <home>/temporal.db        the dev server's SQLite store
-    <home>/temporal.json      {"pid": …, "port": …} of the dev server; the port outlives ``stop``
+    <home>/temporal.json      {"pid": …, "port": …, "ui_port": …} of the dev server; the ports outlive ``stop``
     <home>/logs/temporal.log  the dev server's output
     <home>/.devstack.lock     serialises start/stop between processes and threads
 
 The servers outlive the process that started them; any later process finds and reuses them, and
-``stop`` ends them. The API is synchronous and thread-safe (callers in async code use
-``asyncio.to_thread``).
+``stop`` ends them. The dev server also serves Temporal's Web UI on loopback (its own port) and registers
+the run search attributes (``engine.temporal.visibility``) at every start. The API is synchronous and
+thread-safe (callers in async code use ``asyncio.to_thread``).
 """
 
 import atexit
@@ -38,6 +39,7 @@ import psutil
 
 from engine.errors import ConfigurationError
 from engine.temporal import DEV_SERVER_POLL_FLAGS
+from engine.temporal.visibility import SEARCH_ATTRIBUTES
 
 DATABASE_NAME = "runstudio"
 TEMPORAL_NAMESPACE = "default"
@@ -52,6 +54,7 @@ _PG_DEFAULT_PORT = 5432
 _PG_START_ATTEMPTS = 3
 _SHELL_UNSAFE = re.compile(r"[\s\"'\\$`;&|<>(){}*?!#\[\]]")
 _STATE_FILE = "temporal.json"
+_STATE_KEYS = ("pid", "port", "ui_port")
 _LOCK_FILE = ".devstack.lock"
 _LOCK_TIMEOUT = 90.0
 _STOP_GRACE = 5.0
@@ -81,6 +84,8 @@ class StackEndpoints:
     database_url: str
     temporal_address: str
     temporal_namespace: str
+    temporal_ui_url: str = ""
+    """Temporal's Web UI (``http://127.0.0.1:PORT``); empty when Temporal was not asked for."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,8 @@ class ServiceStatus:
     address: str | None
     """Database URL or ``host:port``; ``None`` when not running."""
     data_path: Path
+    ui_url: str | None = None
+    """Temporal's Web UI of a running dev server; ``None`` otherwise (and always for Postgres)."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +127,7 @@ def start(home: Path, *, postgres: bool = True, temporal: bool = True) -> StackE
     home = _resolve_home(home)
     database_url = ""
     temporal_address = ""
+    temporal_ui_url = ""
     with _home_lock(home):
         # The dev server is launched first so that it boots while Postgres starts.
         launch = _launch_temporal(home) if temporal else None
@@ -131,10 +139,12 @@ def start(home: Path, *, postgres: bool = True, temporal: bool = True) -> StackE
             if not launch.ready:
                 _wait_for_temporal(home, launch)
             temporal_address = launch.address
+            temporal_ui_url = launch.ui_url
     return StackEndpoints(
         database_url=database_url,
         temporal_address=temporal_address,
         temporal_namespace=TEMPORAL_NAMESPACE,
+        temporal_ui_url=temporal_ui_url,
     )
 
 
@@ -167,8 +177,10 @@ def status(home: Path) -> StackStatus:
     state = _read_state(home)
     pid = state.get("pid")
     port = state.get("port")
+    ui_port = state.get("ui_port")
     running = pid is not None and port is not None and _temporal_process(home, pid) is not None
     address = f"127.0.0.1:{port}" if running else None
+    ui_url = _ui_url(ui_port) if running and ui_port is not None else None
     binary = _find_temporal_binary()
     ready = running and binary is not None and address is not None and _temporal_answers(binary, address)
     temporal_status = ServiceStatus(
@@ -178,6 +190,7 @@ def status(home: Path) -> StackStatus:
         pid=pid if running else None,
         address=address,
         data_path=home / "temporal.db",
+        ui_url=ui_url,
     )
     return StackStatus(home=home, postgres=pg_status, temporal=temporal_status)
 
@@ -530,12 +543,37 @@ def _stop_postgres(pgdata: Path) -> list[str]:
 class _TemporalLaunch:
     pid: int
     port: int
+    ui_port: int
     ready: bool
     log: Path
 
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def ui_url(self) -> str:
+        return _ui_url(self.ui_port)
+
+
+def _ui_url(ui_port: int) -> str:
+    return f"http://127.0.0.1:{ui_port}"
+
+
+def _serves_ui(server: psutil.Process) -> bool:
+    """The dev server was started with the Web UI on its own port (not ``--headless``)."""
+    try:
+        return "--ui-port" in server.cmdline()
+    except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
+        return False
+
+
+def _search_attribute_flags() -> list[str]:
+    """``--search-attribute NAME=Type`` for every run search attribute (start-dev registers them each start)."""
+    flags: list[str] = []
+    for key in SEARCH_ATTRIBUTES:
+        flags += ["--search-attribute", f"{key.name}={key.indexed_value_type.name.capitalize()}"]
+    return flags
 
 
 def _find_temporal_binary() -> str | None:
@@ -566,7 +604,7 @@ def _read_state(home: Path) -> dict[str, int]:
         return {}
     if not isinstance(raw, dict):
         return {}
-    return {k: v for k, v in raw.items() if k in ("pid", "port") and isinstance(v, int) and v > 0}
+    return {k: v for k, v in raw.items() if k in _STATE_KEYS and isinstance(v, int) and v > 0}
 
 
 def _write_state(home: Path, state: dict[str, int]) -> None:
@@ -641,14 +679,18 @@ def _pick_port() -> int:
     return port
 
 
-def _choose_port(remembered: int | None, *, grace: float) -> int:
-    """The remembered port if it is (or within ``grace`` seconds becomes) free, else a new free one."""
+def _choose_port(remembered: int | None, *, grace: float, taken: int | None = None) -> int:
+    """The remembered port if it is (or within ``grace`` seconds becomes) free, else a new free one.
+
+    ``taken`` is a port already chosen for this server (free now, but about to be used)."""
     # A killed server's listener can outlive the moment it looks dead: a Go process's main thread
     # shows as a zombie while its other threads are still exiting. So a crashed server's port gets a
     # grace period; a port taken by anything else is replaced at once.
-    if remembered is not None and _wait(lambda: _port_free(remembered), grace):
+    if remembered is not None and remembered != taken and _wait(lambda: _port_free(remembered), grace):
         return remembered
-    return _pick_port()
+    while (port := _pick_port()) == taken:
+        pass
+    return port
 
 
 def _terminate_group(pid: int) -> None:
@@ -676,18 +718,25 @@ def _launch_temporal(home: Path) -> _TemporalLaunch:
     binary = _temporal_binary()
     log = home / "logs" / "temporal.log"
     state = _read_state(home)
-    pid, port = state.get("pid"), state.get("port")
-    if pid is not None and port is not None and _temporal_process(home, pid) is not None:
+    pid, port, ui_port = state.get("pid"), state.get("port"), state.get("ui_port")
+    running = _temporal_process(home, pid) if pid is not None and port is not None else None
+    # A server started before the Web UI was served (no UI port recorded) is replaced like a silent one.
+    if running is not None and port is not None and ui_port is not None and _serves_ui(running):
         address = f"127.0.0.1:{port}"
         # The grace covers a server that is busy or still booting; only one that stays silent is replaced.
         if _wait(lambda: _temporal_answers(binary, address), _REUSE_GRACE):
-            return _TemporalLaunch(pid=pid, port=port, ready=True, log=log)
+            return _TemporalLaunch(pid=running.pid, port=port, ui_port=ui_port, ready=True, log=log)
     for proc in _stray_temporal_processes(home):
         _terminate_group(proc.pid)
 
-    port = _choose_port(port, grace=2.0 if pid is not None else 0.0)
-    command = [binary, "server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", str(port)]
+    grace = 2.0 if pid is not None else 0.0
+    port = _choose_port(port, grace=grace)
+    ui_port = _choose_port(ui_port, grace=grace, taken=port)
+    command = [binary, "server", "start-dev", "--ip", "127.0.0.1", "--port", str(port)]
+    # Loopback only, like the frontend; no newsfeed, which would call out to the internet.
+    command += ["--ui-ip", "127.0.0.1", "--ui-port", str(ui_port), "--ui-disable-news-fetch"]
     command += ["--db-filename", str(home / "temporal.db"), "--log-level", "warn"]
+    command += _search_attribute_flags()
     # The default (20) rounds every workflow-task dispatch up to ~50 ms.
     command += ["--dynamic-config-value", "history.transferProcessorMaxPollRPS=1000"]
     # Idle polls end every few seconds so a dead worker's last-seen time shows within ~10 s (POLLER_FRESHNESS).
@@ -711,8 +760,8 @@ def _launch_temporal(home: Path) -> _TemporalLaunch:
         except OSError as exc:
             raise ConfigurationError(f"Could not run the Temporal dev server ({binary}): {exc}") from exc
     _children[server.pid] = server
-    _write_state(home, {"pid": server.pid, "port": port})
-    return _TemporalLaunch(pid=server.pid, port=port, ready=False, log=log)
+    _write_state(home, {"pid": server.pid, "port": port, "ui_port": ui_port})
+    return _TemporalLaunch(pid=server.pid, port=port, ui_port=ui_port, ready=False, log=log)
 
 
 def _wait_for_temporal(home: Path, launch: _TemporalLaunch) -> None:
@@ -720,13 +769,13 @@ def _wait_for_temporal(home: Path, launch: _TemporalLaunch) -> None:
     deadline = time.monotonic() + READY_TIMEOUT
     while not _temporal_answers(binary, launch.address):
         if _alive(launch.pid) is None:
-            _write_state(home, {"port": launch.port})
+            _write_state(home, {"port": launch.port, "ui_port": launch.ui_port})
             raise ConfigurationError(
                 f"The Temporal dev server exited during start-up.\nTail of {launch.log}:\n{_tail(launch.log)}"
             )
         if time.monotonic() > deadline:
             _terminate_group(launch.pid)
-            _write_state(home, {"port": launch.port})
+            _write_state(home, {"port": launch.port, "ui_port": launch.ui_port})
             raise ConfigurationError(
                 f"The Temporal dev server on {launch.address} did not become ready within "
                 f"{READY_TIMEOUT:.0f} s; it was stopped.\nTail of {launch.log}:\n{_tail(launch.log)}"
@@ -742,9 +791,9 @@ def _stop_temporal(home: Path) -> list[str]:
         where = f", 127.0.0.1:{port}" if port is not None and proc.pid == state.get("pid") else ""
         _terminate_group(proc.pid)
         stopped.append(f"temporal dev server (pid {proc.pid}{where})")
-    # The port is kept so that the next start serves the same address.
+    # The ports are kept so that the next start serves the same addresses.
     if port is not None:
-        _write_state(home, {"port": port})
+        _write_state(home, {k: v for k, v in state.items() if k != "pid"})
     else:
         (home / _STATE_FILE).unlink(missing_ok=True)
     return stopped

@@ -1,12 +1,16 @@
 """Resolves where Postgres and Temporal are: the configured services, or the embedded stack."""
 
+from __future__ import annotations
+
 import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from engine import devstack
-from engine.config import Settings
 from engine.errors import ConfigurationError, PostgresUnavailable, TemporalUnavailable
+
+if TYPE_CHECKING:
+    from engine.config import Settings
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,8 @@ class Endpoints:
     temporal_address: str
     temporal_namespace: str
     temporal_auth: TemporalAuth | None = None
+    temporal_ui_url: str | None = None
+    """Temporal's Web UI (no trailing slash), or ``None`` when none is known."""
 
 
 async def resolve_endpoints(settings: Settings, *, need_temporal: bool = True) -> Endpoints:
@@ -35,7 +41,10 @@ async def resolve_endpoints(settings: Settings, *, need_temporal: bool = True) -
     start_temporal = need_temporal and settings.temporal_address is None
     database_url = settings.database_url or ""
     temporal_address = settings.temporal_address or ""
+    temporal_ui_url = settings.temporal_ui_url if settings.temporal_address is not None else None
     if start_postgres or start_temporal:
+        from engine import devstack  # process management loads only when something embedded must start
+
         try:
             embedded = await asyncio.to_thread(
                 devstack.start, settings.home, postgres=start_postgres, temporal=start_temporal
@@ -47,11 +56,13 @@ async def resolve_endpoints(settings: Settings, *, need_temporal: bool = True) -
             raise outage from exc
         database_url = database_url or embedded.database_url
         temporal_address = temporal_address or embedded.temporal_address
+        temporal_ui_url = temporal_ui_url or embedded.temporal_ui_url or None
     return Endpoints(
         database_url=database_url,
         temporal_address=temporal_address,
         temporal_namespace=settings.temporal_namespace,
         temporal_auth=auth_from_settings(settings),
+        temporal_ui_url=temporal_ui_url.rstrip("/") if temporal_ui_url else None,
     )
 
 

@@ -22,7 +22,16 @@ error policies, ``workflowId``/``workflowVersion``, ``eventName``, ``taskType`` 
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, StrictInt
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    SerializerFunctionWrapHandler,
+    StrictInt,
+    model_serializer,
+)
 
 from engine.expressions import is_expression
 
@@ -76,11 +85,35 @@ class EventTrigger(_Model):
     event_name: NonEmptyStr = Field(alias="eventName")
 
 
+MAX_JITTER_MS = 3_600_000
+"""The longest random delay a schedule may add to each start (one hour)."""
+
+
 class ScheduleTrigger(_Model):
-    """Runs start on a cron schedule."""
+    """Runs start on a cron schedule (a Temporal Schedule; see :mod:`engine.temporal.schedules`).
+
+    The cron syntax, the time zone name and the ``startAt``/``endAt`` timestamps are checked at publish
+    (:mod:`engine.dsl.validate`), not here: a definition published before those checks must still load.
+    """
 
     type: Literal["schedule"]
     cron: NonEmptyStr
+    timezone: NonEmptyStr | None = None
+    """An IANA time zone name (``Europe/Paris``); the cron is read in UTC without one."""
+    jitter_ms: Annotated[StrictInt, Field(ge=0, le=MAX_JITTER_MS)] = Field(0, alias="jitterMs")
+    """Each start is delayed by a random 0…jitterMs, so many schedules on the same minute spread out."""
+    start_at: NonEmptyStr | None = Field(None, alias="startAt")
+    """ISO-8601 with an offset: no start before it."""
+    end_at: NonEmptyStr | None = Field(None, alias="endAt")
+    """ISO-8601 with an offset: no start after it."""
+
+    @model_serializer(mode="wrap")
+    def _as_authored(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Dump only what was given: a trigger written before these options existed dumps as it was written.
+        dumped: dict[str, Any] = handler(self)
+        given = {"type", "cron"} | self.model_fields_set
+        names = {name: field.alias or name for name, field in type(self).model_fields.items()}
+        return {key: value for key, value in dumped.items() if any(key in (n, names[n]) for n in given)}
 
 
 Trigger = Annotated[ManualTrigger | EventTrigger | ScheduleTrigger, Field(discriminator="type")]

@@ -15,7 +15,9 @@ functions and calls only functions — ``sum(x)`` without ``$`` is refused with 
 (``"err"``, not ``"vars.err"``); ``itemVar`` is an identifier that is not a fixed context name
 (``payload``, ``vars``, ``index``, ...); forEach ``concurrency`` is 1; ``payloadSchema`` and
 ``formSchema`` are valid JSON Schemas (draft 2020-12); and ``time.wait`` has exactly one of
-``durationMs`` and ``until``. These rules run on the raw JSON, so they are reported even where another
+``durationMs`` and ``until``; a schedule trigger's ``cron`` is an accepted expression
+(:mod:`engine.dsl.cron`), its ``timezone`` an IANA name and ``startAt``/``endAt`` ISO-8601 timestamps
+with an offset, ``endAt`` after ``startAt``. These rules run on the raw JSON, so they are reported even where another
 part of the definition has the wrong shape. Shape problems are listed first, then rule problems in
 document order.
 """
@@ -23,12 +25,15 @@ document order.
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jsonschema import Draft202012Validator
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from engine.dsl.cron import cron_problem
 from engine.dsl.models import STEP_BRANCHES, Definition, is_json_int
 from engine.dsl.paths import PathError, is_identifier, parse_assign_path
 from engine.errors import RunStudioError
@@ -150,6 +155,10 @@ class _Rules:
                 self._expressions(value, (key,))
         for loc, step in _raw_steps(self.raw.get("steps"), ("steps",)):
             self._step(loc, step)
+        trigger = self.raw.get("trigger")
+        if isinstance(trigger, dict) and trigger.get("type") == "schedule":
+            for key, message in schedule_problems(trigger):
+                self._add(("trigger", key), message)
         return self.problems
 
     def _add(self, loc: Loc, message: str) -> None:
@@ -272,6 +281,43 @@ class _Rules:
             return
         for key, item in value.items():
             self._expressions(item, (*loc, key))
+
+
+# -- schedule triggers -------------------------------------------------------------------------------
+
+
+def schedule_problems(trigger: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """``(field, reason)`` for each value of a raw schedule trigger Temporal could not run as meant.
+
+    Wrong types are shape problems of the models; this reads only values of the right type.
+    """
+    cron = trigger.get("cron")
+    if isinstance(cron, str) and cron:
+        problem = cron_problem(cron)
+        if problem is not None:
+            yield "cron", problem
+    zone = trigger.get("timezone")
+    if isinstance(zone, str) and zone:
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            yield "timezone", f"{zone!r} is not an IANA time zone name (e.g. Europe/Paris, UTC)"
+    bounds: dict[str, datetime] = {}
+    for key in ("startAt", "endAt"):
+        value = trigger.get(key)
+        if not isinstance(value, str) or not value:
+            continue
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            yield key, f"{value!r} is not an ISO-8601 timestamp (e.g. 2027-01-01T09:00:00+01:00)"
+            continue
+        if moment.tzinfo is None:
+            yield key, f"{value!r} has no UTC offset; add one (e.g. +00:00 or Z)"
+            continue
+        bounds[key] = moment
+    if "startAt" in bounds and "endAt" in bounds and bounds["endAt"] <= bounds["startAt"]:
+        yield "endAt", "must be later than startAt"
 
 
 # -- inbound rules on ids, names and versions -------------------------------------------------------

@@ -3,11 +3,14 @@
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import asyncpg
+from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client
+from temporalio.common import SearchAttributeKey
 
+from engine.default_keyring import settings_keyring
 from engine.errors import ServiceUnavailableError
 from engine.services.runs import STUCK_AFTER
 from engine.stack import Endpoints
@@ -15,6 +18,7 @@ from engine.store import migrations, runs
 from engine.store.db import connect
 from engine.temporal import TASK_QUEUE
 from engine.temporal import client as temporal_client
+from engine.temporal.visibility import SEARCH_ATTRIBUTES, create_commands
 
 T = TypeVar("T")
 
@@ -44,7 +48,7 @@ async def run_checks(
     tenant: str,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> list[Check]:
-    """Check database, migrations, Temporal, pollers on the task queue and stuck runs, in that order.
+    """Check database, migrations, Temporal, its search attributes, pollers and stuck runs, in that order.
 
     A check whose prerequisite failed is reported as failed with that reason, never silently skipped.
     """
@@ -58,13 +62,17 @@ async def run_checks(
         checks.append(await _migrations_check(conn))
     temporal_address, temporal_namespace = endpoints.temporal_address, endpoints.temporal_namespace
     client = await _attempt(
-        lambda: temporal_client.connect(temporal_address, temporal_namespace, auth=endpoints.temporal_auth)
+        lambda: temporal_client.connect(
+            temporal_address, temporal_namespace, keyring=settings_keyring(), auth=endpoints.temporal_auth
+        )
     )
     if isinstance(client, Exception):
         checks.append(Check("temporal", False, _reason(client), "start Temporal or fix TEMPORAL_ADDRESS"))
+        checks.append(Check("search attributes", False, "Temporal unreachable", "fix the temporal check first"))
         checks.append(Check("workers", False, "Temporal unreachable", "fix the temporal check first"))
     else:
         checks.append(Check("temporal", True, f"{temporal_address} namespace {temporal_namespace}"))
+        checks.append(await _search_attributes_check(client, temporal_namespace))
         checks.append(await _pollers_check(client))
     if isinstance(conn, Exception):
         checks.append(Check("stuck runs", False, "database unreachable", "fix the database check first"))
@@ -99,6 +107,34 @@ async def _migrations_check(conn: asyncpg.Connection) -> Check:
         names = ", ".join(m.label for m in todo)
         return Check("migrations", False, f"{len(todo)} pending: {names}", "run `runstudio migrate`")
     return Check("migrations", True, f"current ({len(migrations.discover())} applied)")
+
+
+async def _search_attributes_check(client: Client, namespace: str) -> Check:
+    """Every run search attribute is registered on the namespace with its type (else every start is refused)."""
+    try:
+        listed = await client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace=namespace))
+    except Exception as exc:
+        outage = temporal_client.temporal_unavailable(exc, client.service_client.config.target_host)
+        reason = outage.summary if outage is not None else _reason(exc)
+        return Check("search attributes", False, f"cannot list them on {namespace}: {reason}", "check Temporal")
+    registered = dict(listed.custom_attributes)
+    wrong = [
+        f"{key.name} (missing)" if key.name not in registered else f"{key.name} (not {_type_name(key)})"
+        for key in SEARCH_ATTRIBUTES
+        if registered.get(key.name) != key.indexed_value_type.value
+    ]
+    if wrong:
+        return Check(
+            "search attributes",
+            False,
+            f"namespace {namespace} lacks {', '.join(wrong)}: runs cannot start",
+            "; ".join(create_commands(namespace)),
+        )
+    return Check("search attributes", True, f"{len(SEARCH_ATTRIBUTES)} registered on {namespace}")
+
+
+def _type_name(key: SearchAttributeKey[Any]) -> str:
+    return key.indexed_value_type.name.capitalize()
 
 
 async def _pollers_check(client: Client) -> Check:

@@ -3,16 +3,19 @@
 import uuid
 from typing import Any
 
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from engine.errors import DOCTOR_HINT, RunStudioError, TemporalUnavailable
 from engine.inbound import check_json, check_lookup, check_version
 from engine.services.context import ServiceContext
 from engine.services.payloads import check_payload
-from engine.store import definitions, runs
+from engine.store import definitions, launch_lock, runs
 from engine.temporal import TASK_QUEUE, WORKFLOW_NAME, workflow_id_for_run
 from engine.temporal.client import temporal_unavailable
 from engine.temporal.contracts import RunInput
+from engine.temporal.memo import plain_memo
+from engine.temporal.visibility import SEARCH_ATTRIBUTES, run_memo, run_search_attributes
 
 
 class WorkflowNotFound(RunStudioError):
@@ -47,8 +50,12 @@ async def launch_run(
     payload: dict[str, Any],
     trigger: str = "manual",
     trigger_metadata: dict[str, Any] | None = None,
+    run_id: str | None = None,
 ) -> str:
     """Start a run of ``workflow_id`` (latest version by default) and return its run id.
+
+    ``run_id`` makes the start idempotent (the scheduled launcher derives it from its Temporal workflow
+    id): a row that already exists is kept, and a workflow Temporal already started counts as started.
 
     The payload is checked first (JSON object, schema, size): a rejected payload creates nothing. Once
     the row exists the run is either accepted by Temporal or FAILED with the reason — never RUNNING
@@ -69,35 +76,58 @@ async def launch_run(
             "see `runstudio definitions`"
         )
     check_payload(pinned.definition, payload)
-    run_id = str(uuid.uuid4())
-    await runs.insert_run(
-        ctx.pool,
-        tenant=ctx.tenant,
-        run_id=run_id,
-        version=pinned,
-        payload=payload,
-        trigger=trigger,
-        trigger_metadata=trigger_metadata,
-    )
-    try:
-        client = await ctx.temporal()
-        await client.start_workflow(
-            WORKFLOW_NAME,
-            RunInput(tenant=ctx.tenant, run_id=run_id),
-            id=workflow_id_for_run(run_id),
-            task_queue=TASK_QUEUE,
+    given_run_id = run_id is not None
+    run_id = run_id if run_id is not None else str(uuid.uuid4())
+    # Held from the insert until Temporal answers: the reconciler leaves a run alone while its start is pending.
+    async with launch_lock.launching(ctx.pool, run_id) as conn:
+        await runs.insert_run(
+            conn,
+            tenant=ctx.tenant,
+            run_id=run_id,
+            version=pinned,
+            payload=payload,
+            trigger=trigger,
+            trigger_metadata=trigger_metadata,
+            keyring=ctx.keyring,
         )
-    except Exception as exc:
-        unreachable = temporal_unavailable(exc, ctx.endpoints.temporal_address)
-        reason = unreachable.summary if unreachable is not None else _refusal(exc)
-        await runs.mark_start_failed(
-            ctx.pool, tenant=ctx.tenant, run_id=run_id, error={"category": "StartRefused", "message": reason}
-        )
-        raise LaunchFailed(run_id, reason, unreachable=unreachable) from exc
+        try:
+            client = await ctx.temporal()
+            # Findable with Temporal's own tools: the definition, version, tenant and trigger as typed search
+            # attributes (the UI's and `temporal workflow list --query`'s filters) and as a readable memo.
+            memo = run_memo(tenant=ctx.tenant, workflow_id=workflow_id, version=pinned.version, trigger=trigger)
+            await client.start_workflow(
+                WORKFLOW_NAME,
+                RunInput(tenant=ctx.tenant, run_id=run_id),
+                id=workflow_id_for_run(run_id),
+                task_queue=TASK_QUEUE,
+                memo=plain_memo(memo),
+                search_attributes=run_search_attributes(
+                    tenant=ctx.tenant, workflow_id=workflow_id, version=pinned.version, trigger=trigger
+                ),
+            )
+        except WorkflowAlreadyStartedError:
+            if not given_run_id:
+                raise
+            # A retried idempotent start: the first attempt's workflow owns this run.
+            return run_id
+        except Exception as exc:
+            unreachable = temporal_unavailable(exc, ctx.endpoints.temporal_address)
+            reason = unreachable.summary if unreachable is not None else _refusal(exc)
+            await runs.mark_start_failed(
+                conn, tenant=ctx.tenant, run_id=run_id, error={"category": "StartRefused", "message": reason}
+            )
+            raise LaunchFailed(run_id, reason, unreachable=unreachable) from exc
     return run_id
 
 
 def _refusal(exc: Exception) -> str:
     # An RPCError's text is Temporal's own message; anything else keeps its type. Either way one line.
     text = exc.message if isinstance(exc, RPCError) else f"{type(exc).__name__}: {exc}"
-    return " ".join(text.split())
+    text = " ".join(text.split())
+    if any(key.name in text for key in SEARCH_ATTRIBUTES):
+        # An external Temporal without the run search attributes refuses every start; say how to fix it.
+        text += (
+            "; the namespace lacks Run Studio's search attributes: `runstudio doctor` names the "
+            "`temporal operator search-attribute create` commands that register them"
+        )
+    return text

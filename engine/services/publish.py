@@ -1,19 +1,24 @@
 """Publishing definitions: validate everything, hash canonically, store an immutable version."""
 
 import getpass
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
 from engine.actions.registry import ActionRegistry, default_registry
 from engine.dsl.call_graph import ChildCall, Node, child_calls, self_cycles
 from engine.dsl.hashing import definition_hash
+from engine.dsl.models import ScheduleTrigger
 from engine.dsl.validate import validate_definition
 from engine.errors import RunStudioError
 from engine.inbound import check_json
 from engine.services.context import ServiceContext
+from engine.services.payloads import PayloadRejected, check_payload
 from engine.store import definitions
 from engine.store.db import Conn
+
+SyncOutcome = Literal["created", "updated", "deleted", "unchanged"]
+"""What a publish did to the workflow's Temporal Schedule."""
 
 LIST_PUBLISHED = "SELECT workflow_id, version FROM workflow_definition_versions WHERE tenant = $1"
 
@@ -31,6 +36,9 @@ class Published(BaseModel):
     created: bool
     warnings: list[str] = []
     """Things worth knowing that do not stop the publish, e.g. a definition that can call itself."""
+    schedule: SyncOutcome | None = None
+    """What happened to the workflow's Temporal Schedule (None: it never had a schedule trigger, or Temporal
+    failed — then a warning says so and the reconciler catches up)."""
 
 
 async def publish_definition(ctx: ServiceContext, raw: Any, *, registry: ActionRegistry | None = None) -> Published:
@@ -77,13 +85,33 @@ async def publish_definition(ctx: ServiceContext, raw: Any, *, registry: ActionR
                     f"{definition.id} v{definition.version} is already published with different content; "
                     "versions are immutable, so publish it as a new version"
                 )
+    # After the version is stored, never before: the schedule follows what is published, and a Temporal
+    # outage must not stop a publish (the reconciler creates or deletes the schedule later).
+    # Imported here: validating and storing a definition needs no Temporal SDK (the CLI's start-up budget).
+    from engine.services.schedules import sync_after_publish
+
+    schedule, schedule_warning = await sync_after_publish(ctx, definition.id)
+    if schedule_warning is not None:
+        warnings.append(schedule_warning)
+    if isinstance(trigger, ScheduleTrigger):
+        warnings.extend(_scheduled_payload_warning(document))
     return Published(
         workflow_id=definition.id,
         version=definition.version,
         definition_hash=digest,
         created=created,
         warnings=warnings,
+        schedule=schedule,
     )
+
+
+def _scheduled_payload_warning(document: dict[str, Any]) -> list[str]:
+    """A schedule starts runs with the payload ``{}``: warn when the payload schema refuses it."""
+    try:
+        check_payload(document, {})
+    except PayloadRejected as exc:
+        return [f"scheduled runs start with the payload {{}}, which this definition refuses ({exc})"]
+    return []
 
 
 MAX_CALL_GRAPH_NODES = 500

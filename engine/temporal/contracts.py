@@ -17,6 +17,7 @@ PROJECT: Final = "project"
 RUN_ACTION: Final = "run_action"
 CREATE_CHILD_RUN: Final = "create_child_run"
 FAIL_RUN: Final = "fail_run"
+LAUNCH_SCHEDULED_RUN: Final = "launch_scheduled_run"
 
 
 def ensure_transportable(value: Any) -> None:
@@ -34,14 +35,42 @@ def ensure_transportable(value: Any) -> None:
 RunStatus = Literal["RUNNING", "WAITING", "SUCCEEDED", "FAILED", "CANCELED"]
 
 
+class ScheduledLaunch(BaseModel):
+    """Launcher mode: a Temporal Schedule's action, which starts one run of ``workflow_id`` v``version``.
+
+    ``cron`` and ``timezone`` repeat the trigger the schedule was made from: Temporal turns a cron into
+    calendar ranges, and this is where ``runstudio schedules`` reads it back as authored.
+    """
+
+    workflow_id: str
+    version: int
+    schedule_id: str
+    cron: str
+    timezone: str | None = None
+
+
 class RunInput(BaseModel):
     """The workflow's argument: which run to execute, and where to resume after continue-as-new."""
 
     tenant: str
     run_id: str
+    """Empty in launcher mode: the run id is derived when the launch happens."""
     checkpoint: InterpreterState | None = None
     depth: int = 0
     """How many ``control.callWorkflow`` levels lie above this run (0 for a root; absent in old histories)."""
+    scheduled: ScheduledLaunch | None = None
+    """Set only by a schedule's action: launch a run instead of executing one (absent in old histories)."""
+
+
+class LaunchScheduledRequest(BaseModel):
+    """Start the run a schedule's action stands for, once, whatever the retries."""
+
+    tenant: str
+    launch: ScheduledLaunch
+    launcher_workflow_id: str
+    """The launcher's Temporal workflow id (unique per action): the run id is derived from it."""
+    nominal_time: datetime | None
+    """When the schedule meant the action to happen (``TemporalScheduledStartTime``), before jitter."""
 
 
 class RunResult(BaseModel):

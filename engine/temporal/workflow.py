@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any, NoReturn, cast
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, SearchAttributeKey
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 from temporalio.exceptions import CancelledError as TemporalCancelledError
 
@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.interpreter.state import InterpreterState
     from engine.temporal import MAX_CHILD_DEPTH, TASK_QUEUE, WORKFLOW_NAME, workflow_id_for_run
     from engine.temporal import contracts as c
+    from engine.temporal.visibility import run_memo, run_search_attributes
 
 CHECKPOINT_EVERY = 250
 """Continue-as-new after this many interpreted steps, carrying the interpreter state."""
@@ -62,6 +63,18 @@ _CANCELED = {"category": "Canceled", "message": "canceled by request"}
 _ACTION_TIMEOUT = timedelta(minutes=5)
 # Actions heartbeat every few seconds; a silent one means its worker died and the attempt is retried.
 _ACTION_HEARTBEAT_TIMEOUT = timedelta(seconds=20)
+# Launching a scheduled run retries while Postgres or Temporal is away, but not past the deadline: with the
+# schedule's SKIP overlap policy a launcher that never ends would skip every later action.
+_LAUNCH_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    non_retryable_error_types=["ScheduledLaunchRefused"],
+)
+_LAUNCH_TIMEOUT = timedelta(seconds=30)
+_LAUNCH_DEADLINE = timedelta(minutes=15)
+_SCHEDULED_START_TIME = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
+"""Set by Temporal on every workflow a schedule starts: the action's nominal time (before jitter)."""
 _PROJECT_NON_MATCHES = "project-non-matching-events"
 """Patch id: an event wait projects a non-matching delivery at once (histories without it replay as before)."""
 _KEEP_EVENTS_OF_THE_OPENING_TASK = "keep-events-of-the-opening-task"
@@ -70,6 +83,19 @@ _KEEP_EVENTS_OF_THE_OPENING_TASK = "keep-events-of-the-opening-task"
 The wait row commits inside the task that opens the wait, so ingress can signal before that task
 completes; if its worker dies, the retried task is handed the signal first and must not drop it.
 """
+
+
+def _child_visibility(tenant: str, workflow_id: str, version: int | None) -> dict[str, Any]:
+    """A child run's memo and search attributes, like a launched run's (trigger ``child``).
+
+    Replay-safe without a patch: Temporal checks a child start by its workflow type and id, not these.
+    A child row recorded without its version (histories from before it was returned) gets neither. The
+    worker's codec encrypts this memo like every payload of a command; the search attributes stay readable.
+    """
+    if version is None:
+        return {}
+    fields: dict[str, Any] = {"tenant": tenant, "workflow_id": workflow_id, "version": version, "trigger": "child"}
+    return {"memo": run_memo(**fields), "search_attributes": run_search_attributes(**fields)}
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -142,6 +168,8 @@ class RunWorkflow:
     async def run(self, run_input: c.RunInput) -> c.RunResult:
         """Run the interpreter to completion, failure or cancellation."""
         self._input = run_input
+        if run_input.scheduled is not None:
+            return await self._launch(run_input.scheduled)
         try:
             loaded: c.LoadedRun = await workflow.execute_local_activity(
                 c.LOAD_RUN,
@@ -181,6 +209,28 @@ class RunWorkflow:
         except asyncio.CancelledError:
             await self._project_cancel(interp)
             raise
+
+    async def _launch(self, launch: c.ScheduledLaunch) -> c.RunResult:
+        """Launcher mode: start the run a schedule's action stands for; its id is the result's ``output.runId``.
+
+        The run itself is an ordinary run workflow with its own id, started by the same launcher as a
+        manual start; this workflow only carries the action (and its nominal time) to it.
+        """
+        info = workflow.info()
+        run_id: str = await workflow.execute_activity(
+            c.LAUNCH_SCHEDULED_RUN,
+            c.LaunchScheduledRequest(
+                tenant=self._input.tenant,
+                launch=launch,
+                launcher_workflow_id=info.workflow_id,
+                nominal_time=info.typed_search_attributes.get(_SCHEDULED_START_TIME),
+            ),
+            result_type=str,
+            start_to_close_timeout=_LAUNCH_TIMEOUT,
+            schedule_to_close_timeout=_LAUNCH_DEADLINE,
+            retry_policy=_LAUNCH_RETRY,
+        )
+        return c.RunResult(status="SUCCEEDED", payload={}, vars={}, output={"runId": run_id})
 
     async def _drive(self, interp: Interpreter) -> c.RunResult:
         try:
@@ -410,6 +460,7 @@ class RunWorkflow:
                 c.RunInput(tenant=self._input.tenant, run_id=child.run_id, depth=depth),
                 id=workflow_id_for_run(child.run_id),
                 task_queue=TASK_QUEUE,
+                **_child_visibility(self._input.tenant, effect.workflow_id, child.workflow_version),
             )
         except ChildWorkflowError as exc:
             if workflow.cancellation_reason() is not None:

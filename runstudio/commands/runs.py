@@ -1,5 +1,7 @@
 """Authoring and running: ``publish``, ``definitions``, ``start``, ``runs``, ``show``."""
 
+from __future__ import annotations
+
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -7,14 +9,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from engine.config import load_settings
-from engine.services.context import ServiceContext, open_services
 from engine.services.when import ago
 from runstudio.context import options, run_async
 from runstudio.options import AlwaysJsonFlag, JsonFlag, read_object_option
 from runstudio.output import echo, print_json, print_table
 
 if TYPE_CHECKING:
+    from engine.services.context import ServiceContext
     from engine.services.runs import RunDetail, RunSummary
 
 STATUSES = ("RUNNING", "WAITING", "SUCCEEDED", "FAILED", "CANCELED")
@@ -33,6 +34,8 @@ def register(app: typer.Typer) -> None:
 
 def with_services(ctx: typer.Context, work: Any) -> Any:
     """Run ``work(services)`` on the configured services for the invocation's tenant."""
+    from engine.config import load_settings
+    from engine.services.context import open_services
 
     async def go() -> Any:
         async with open_services(load_settings(), tenant=options(ctx).tenant) as services:
@@ -215,21 +218,41 @@ def show_command(
     run_id: str = typer.Argument(..., help=RUN_ID_HELP),
     as_json: JsonFlag = False,
 ) -> None:
-    """Show one run: status, redacted input, vars, steps, waits and invocations."""
-    from engine.services.health import diagnose
+    """Show one run: status, redacted input, vars, steps, waits and invocations.
+
+    Also where it is in Temporal: ``temporal_workflow_id`` and ``temporal_ui_url``, the run's page in Temporal's
+    Web UI (the embedded stack's, or TEMPORAL_UI_URL; null when no UI is known).
+    """
     from engine.services.runs import get_run_detail, resolve_run_id
+    from engine.temporal import workflow_id_for_run
+    from engine.temporal.ui import run_page_url
 
     async def work(services: ServiceContext) -> Any:
         detail = await get_run_detail(services, await resolve_run_id(services, run_id))
-        diagnosis = await diagnose(services, detail.run_id) if detail.stuck else None
-        return detail, diagnosis
+        diagnosis = None
+        if detail.stuck:
+            from engine.services.health import diagnose  # the Temporal SDK loads only for a stuck run
 
-    detail, diagnosis = with_services(ctx, work)
+            diagnosis = await diagnose(services, detail.run_id)
+        endpoints = services.endpoints
+        page = run_page_url(endpoints.temporal_ui_url, endpoints.temporal_namespace, detail.run_id)
+        return detail, diagnosis, page
+
+    detail, diagnosis, page = with_services(ctx, work)
+    temporal_workflow_id = workflow_id_for_run(detail.run_id)
     if as_json:
-        print_json({**detail.model_dump(mode="json"), "stuck_reason": diagnosis.message if diagnosis else None})
+        print_json(
+            {
+                **detail.model_dump(mode="json"),
+                "stuck_reason": diagnosis.message if diagnosis else None,
+                "temporal_workflow_id": temporal_workflow_id,
+                "temporal_ui_url": page,
+            }
+        )
         return
     echo(f"run       {detail.run_id}")
     echo(f"workflow  {detail.workflow_id}@{detail.workflow_version}  trigger {detail.trigger}")
+    echo(f"temporal  {temporal_workflow_id}  {page or '(set TEMPORAL_UI_URL for a link to its page)'}")
     echo(f"status    {detail.status}")
     if _cancel_pending(detail):
         echo(
@@ -253,6 +276,6 @@ def show_command(
         echo(f"wait: {w.wait_type} {w.event_name or ''} key={w.key} {w.status}")
 
 
-def _cancel_pending(run: "RunSummary | RunDetail") -> bool:
+def _cancel_pending(run: RunSummary | RunDetail) -> bool:
     """Temporal accepted a cancel that no worker has applied yet (the run is still open)."""
     return run.cancel_requested_at is not None and run.status in ("RUNNING", "WAITING")

@@ -1,16 +1,22 @@
 """``runstudio services start|stop|status``: the embedded Postgres and Temporal dev server (SPEC §2)."""
 
+from __future__ import annotations
+
 import shlex
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from engine import devstack
-from engine.config import load_settings
 from runstudio.errors import UsageProblem
+from runstudio.lazy import lazy_module, load_settings
 from runstudio.options import JsonFlag
 from runstudio.output import print_json
+
+if TYPE_CHECKING:
+    from engine import devstack
+else:
+    devstack = lazy_module("engine.devstack")  # process tools and the SDK load only when a command runs
 
 
 def register(app: typer.Typer) -> None:
@@ -37,8 +43,8 @@ def start_command(
 ) -> None:
     """Start the embedded Postgres and Temporal dev server, or reuse them if already running.
 
-    With --json: {"home", "database_url", "temporal_address", "temporal_namespace", "services": […]}, each
-    service as `services status --json` shows it.
+    With --json: {"home", "database_url", "temporal_address", "temporal_namespace", "temporal_ui_url",
+    "services": […]}, each service as `services status --json` shows it.
     """
     if print_env and as_json:
         raise UsageProblem("give --print-env or --json, not both")
@@ -57,6 +63,7 @@ def start_command(
         typer.echo(f"export RUNSTUDIO_DATABASE_URL={shlex.quote(endpoints.database_url)}")
         typer.echo(f"export TEMPORAL_ADDRESS={shlex.quote(endpoints.temporal_address)}")
         typer.echo(f"export TEMPORAL_NAMESPACE={shlex.quote(endpoints.temporal_namespace)}")
+        typer.echo(f"export TEMPORAL_UI_URL={shlex.quote(endpoints.temporal_ui_url)}")
         return
     stack = devstack.status(home)
     if as_json:
@@ -66,6 +73,7 @@ def start_command(
                 "database_url": endpoints.database_url,
                 "temporal_address": endpoints.temporal_address,
                 "temporal_namespace": endpoints.temporal_namespace,
+                "temporal_ui_url": endpoints.temporal_ui_url,
                 "services": [_service_json(s) for s in (stack.postgres, stack.temporal)],
             }
         )
@@ -95,7 +103,8 @@ def stop_command(as_json: JsonFlag = False) -> None:
 def status_command(as_json: JsonFlag = False) -> None:
     """Show whether the embedded Postgres and Temporal dev server are running (always exits 0).
 
-    With --json: {"home", "services": [{"name", "running", "ready", "pid", "address", "data_path"}, …]}.
+    With --json: {"home", "services": [{"name", "running", "ready", "pid", "address", "data_path", "ui_url"},
+    …]}; ``ui_url`` is Temporal's Web UI of a running dev server (null otherwise, and for Postgres).
     """
     stack = devstack.status(load_settings().home)
     if as_json:
@@ -118,6 +127,7 @@ def _service_json(service: devstack.ServiceStatus) -> dict[str, Any]:
         "pid": service.pid,
         "address": service.address,
         "data_path": str(_absolute(service.data_path)),
+        "ui_url": service.ui_url,
     }
 
 
@@ -129,4 +139,5 @@ def _status_line(service: devstack.ServiceStatus) -> str:
     if not service.running:
         return f"{service.name:<9} stopped   (data {service.data_path})"
     state = "running" if service.ready else "running, not answering"
-    return f"{service.name:<9} {state}  pid {service.pid}  {service.address}"
+    line = f"{service.name:<9} {state}  pid {service.pid}  {service.address}"
+    return f"{line}  web UI {service.ui_url}" if service.ui_url else line

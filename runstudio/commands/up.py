@@ -1,20 +1,25 @@
 """``runstudio up``: the whole stack for a developer in one command; quitting stops what it started."""
 
+from __future__ import annotations
+
 import asyncio
 import contextlib
 import logging
 import signal
+from typing import TYPE_CHECKING
 
 import typer
 
-from engine import devstack
-from engine.config import Settings, load_settings
-from engine.services.context import open_services
-from engine.services.demo import is_empty, load_demo
-from engine.store import migrations
-from engine.store.db import connect
 from runstudio.context import options, run_async
+from runstudio.lazy import lazy_module, load_settings
 from runstudio.output import print_json
+
+if TYPE_CHECKING:
+    from engine import devstack
+    from engine.config import Settings
+    from engine.stack import Endpoints
+else:
+    devstack = lazy_module("engine.devstack")  # process tools and the SDK load only when a command runs
 
 
 def register(app: typer.Typer) -> None:
@@ -31,7 +36,8 @@ def up_command(
         False,
         "--json",
         help="Headless, and describe the stack as one JSON document "
-        '({"database_url", "temporal_address", "temporal_namespace", "migrations_applied", "demo_run_ids"}).',
+        '({"database_url", "temporal_address", "temporal_namespace", "temporal_ui_url", "migrations_applied", '
+        '"demo_run_ids"}).',
     ),
 ) -> None:
     """Start Postgres + Temporal (embedded unless configured), migrate, run a worker, load demo data, open the studio.
@@ -58,6 +64,10 @@ def up_command(
 
 
 async def _up(settings: Settings, tenant: str, *, headless: bool, as_json: bool = False) -> None:
+    from engine.services.context import open_services
+    from engine.services.demo import is_empty, load_demo
+    from engine.store import migrations
+    from engine.store.db import connect
     from worker.main import run_worker
 
     typer.echo("Starting services…", err=True)
@@ -86,14 +96,13 @@ async def _up(settings: Settings, tenant: str, *, headless: bool, as_json: bool 
                     "database_url": services.endpoints.database_url,
                     "temporal_address": services.endpoints.temporal_address,
                     "temporal_namespace": settings.temporal_namespace,
+                    "temporal_ui_url": services.endpoints.temporal_ui_url,
                     "migrations_applied": [m.label for m in applied],
                     "demo_run_ids": demo_runs,
                 }
             )
         else:
-            _describe(
-                settings, services.endpoints.database_url, services.endpoints.temporal_address, len(applied), demo_runs
-            )
+            _describe(settings, services.endpoints, len(applied), demo_runs)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
@@ -106,10 +115,12 @@ async def _up(settings: Settings, tenant: str, *, headless: bool, as_json: bool 
         typer.echo("Stopping…", err=True)
 
 
-def _describe(settings: Settings, database_url: str, temporal_address: str, applied: int, demo_runs: list[str]) -> None:
+def _describe(settings: Settings, endpoints: Endpoints, applied: int, demo_runs: list[str]) -> None:
     typer.echo("Run Studio is up.")
-    typer.echo(f"  Postgres     {database_url}")
-    typer.echo(f"  Temporal     {temporal_address} (namespace {settings.temporal_namespace})")
+    typer.echo(f"  Postgres     {endpoints.database_url}")
+    typer.echo(f"  Temporal     {endpoints.temporal_address} (namespace {settings.temporal_namespace})")
+    if endpoints.temporal_ui_url:
+        typer.echo(f"  Temporal UI  {endpoints.temporal_ui_url}")
     typer.echo("  Worker       polling task queue workflow-runtime-v2")
     typer.echo(f"  Migrations   {applied} applied now" if applied else "  Migrations   current")
     if demo_runs:

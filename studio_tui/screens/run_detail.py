@@ -28,12 +28,14 @@ from engine.services.health import diagnose
 from engine.services.ingress import EventOutcome
 from engine.services.runs import RunDetail, WaitView, get_run_detail
 from engine.services.tasks import get_task
+from engine.temporal.ui import run_page_url
 from studio_tui.failures import failure_text
 from studio_tui.format import TERMINAL_STATUSES, role_style, short_id
 from studio_tui.messages import OpenRun
 from studio_tui.sanitize import safe_text
 from studio_tui.screens.confirm_modal import ConfirmModal
 from studio_tui.screens.replay_modal import ReplayModal
+from studio_tui.screens.run_diff import RunDiffScreen
 from studio_tui.screens.send_event_modal import SendEventModal
 from studio_tui.screens.task_response_modal import TaskResponseModal
 from studio_tui.widgets import run_records
@@ -80,11 +82,14 @@ class RunDetailScreen(Screen[None]):
         Binding("v", "send_event", "Send event"),
         Binding("t", "complete_task", "Complete task"),
         Binding("o", "original", "Original"),
+        Binding("d", "diff", "Diff with original", show=False),  # a replay only (run diff, issue 14)
         Binding("e", "export", "Export"),
         # The tabs show that there are panes; at 80 columns the footer keeps room for Help and Quit instead.
         Binding("right_square_bracket", "next_pane", "Next pane", key_display="]", show=False),
         Binding("left_square_bracket", "previous_pane", "Previous pane", key_display="[", show=False),
         Binding("c", "copy_id", "Copy id", show=False),
+        # The summary says "(u copies the link)" whenever a Temporal UI is known.
+        Binding("u", "copy_temporal_link", "Copy Temporal UI link", show=False),
         # The summary says "parent … (p)" whenever there is one.
         Binding("p", "parent", "Parent", show=False),
         Binding("r", "reload", "Refresh", show=False),
@@ -103,6 +108,7 @@ class RunDetailScreen(Screen[None]):
         "e exports the run, redacted, to run-<id>-<time>.json in $RUNSTUDIO_HOME/exports (or the studio's "
         "--output-dir) and records it in the audit trail; the message says the full path. It changes no run, so "
         "it stays available in read-only mode.",
+        "u copies the run's page in Temporal's Web UI (the summary links to it); c copies the run id.",
     )
     """What the keys alone do not say (for the help overlay)."""
     READ_ONLY_HELP_NOTES: ClassVar[tuple[str, ...]] = (
@@ -110,6 +116,7 @@ class RunDetailScreen(Screen[None]):
         "open in place, and the trail at the top says how you got there. J/K scroll the selected record's detail.",
         "e exports the run, redacted, to run-<id>-<time>.json in $RUNSTUDIO_HOME/exports (or the studio's "
         "--output-dir) and records it in the audit trail; the message says the full path.",
+        "u copies the run's page in Temporal's Web UI (the summary links to it); c copies the run id.",
     )
     """The help notes in read-only mode: only keys that are there (no replay, cancel, event or task)."""
 
@@ -235,7 +242,7 @@ class RunDetailScreen(Screen[None]):
     def _show_run(self, detail: RunDetail) -> None:
         now = self.services.clock()
         variables = self.app.theme_variables
-        self.query_one(RunSummary).show(detail, now)
+        self.query_one(RunSummary).show(detail, now, self._temporal_page())
         self._follow_cancel(detail)
         self._follow_stuck(detail)
         self.query_one(Timeline).show(detail.steps, now)
@@ -320,6 +327,8 @@ class RunDetailScreen(Screen[None]):
             return "human" in self._open_wait_kinds()
         if action == "original":
             return self.detail is not None and self.detail.replay_of_run_id is not None
+        if action == "diff":
+            return self.detail is not None and self.detail.replay_of_run_id is not None
         return True
 
     def _open_wait(self, kind: str) -> WaitView | None:
@@ -363,6 +372,19 @@ class RunDetailScreen(Screen[None]):
         if original is not None:
             self.open_linked(original)
 
+    def action_diff(self) -> None:
+        """Compare this replay with its original (run diff)."""
+        original = self.detail.replay_of_run_id if self.detail else None
+        if original is not None:
+            screen = RunDiffScreen(
+                self.services,
+                run_a=original,
+                run_b=self.run_id,
+                read_only=self.read_only,
+                trail=(*self.trail, self.run_id),
+            )
+            self.app.push_screen(screen)
+
     def action_detail_scroll(self, lines: int) -> None:
         """Scroll the detail under the active pane's table (the selected record's JSON) by ``lines``."""
         tabs = self.query_one(TabbedContent)
@@ -374,6 +396,24 @@ class RunDetailScreen(Screen[None]):
         """Copy the run id to the operator's clipboard (OSC 52, so it works over SSH)."""
         self.app.copy_to_clipboard(self.run_id)
         self.notify(f"Copied run id {short_id(safe_text(self.run_id).plain)}… to the clipboard.", markup=False)
+
+    def _temporal_page(self) -> str | None:
+        """This run's page in Temporal's Web UI, or ``None`` when no UI is known."""
+        endpoints = self.services.endpoints
+        return run_page_url(endpoints.temporal_ui_url, endpoints.temporal_namespace, self.run_id)
+
+    def action_copy_temporal_link(self) -> None:
+        """Copy the run's page in Temporal's Web UI to the clipboard (OSC 52, so it works over SSH)."""
+        page = self._temporal_page()
+        if page is None:
+            self.notify(
+                "No Temporal Web UI is known: the embedded stack serves one; for another Temporal set TEMPORAL_UI_URL.",
+                severity="warning",
+                markup=False,
+            )
+            return
+        self.app.copy_to_clipboard(page)
+        self.notify(f"Copied the Temporal UI link: {page}", markup=False)
 
     def action_next_pane(self) -> None:
         """Show the pane to the right."""

@@ -3,6 +3,7 @@
 from collections.abc import Mapping
 from datetime import datetime
 
+from rich.style import Style
 from rich.text import Text
 from textual.widgets import Static
 
@@ -15,8 +16,14 @@ _ERROR_LIMIT = 200
 """Characters of the run's error shown in the summary; the timeline's detail line shows a step's in full."""
 
 
-def summary_text(detail: RunDetail, now: datetime, variables: Mapping[str, str]) -> Text:
-    """Four or five short lines that fit 80 columns (long values are cut by the widget, not wrapped)."""
+def summary_text(
+    detail: RunDetail, now: datetime, variables: Mapping[str, str], temporal_page: str | None = None
+) -> Text:
+    """Four to six short lines that fit 80 columns (long values are cut by the widget, not wrapped).
+
+    ``temporal_page`` is the run's page in Temporal's Web UI: shown as a terminal hyperlink (the text is ours,
+    the URL only goes into the link, never parsed as markup), with the key that copies it.
+    """
     text = status_text(detail.status, variables)
     text.no_wrap = False
     text.stylize("bold")
@@ -53,6 +60,11 @@ def summary_text(detail: RunDetail, now: datetime, variables: Mapping[str, str])
         text.append(f"  running for {took}")
     text.append(f"  {detail.step_count} step{'' if detail.step_count == 1 else 's'}")
 
+    if temporal_page:
+        text.append("\ntemporal ")
+        text.append("open in Temporal's Web UI", style=Style(link=temporal_page, underline=True))
+        text.append(" (u copies the link)", style="dim")
+
     if detail.current_step_path and detail.completed_at is None:
         text.append("\ncurrent step ")
         text.append_text(safe_text(detail.current_step_path, single_line=True))
@@ -70,6 +82,6 @@ class RunSummary(Static):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, markup=False)
 
-    def show(self, detail: RunDetail, now: datetime) -> None:
-        """Show ``detail`` with times relative to ``now``."""
-        self.update(summary_text(detail, now, self.app.theme_variables))
+    def show(self, detail: RunDetail, now: datetime, temporal_page: str | None = None) -> None:
+        """Show ``detail`` with times relative to ``now`` (and the link to ``temporal_page`` when known)."""
+        self.update(summary_text(detail, now, self.app.theme_variables, temporal_page))

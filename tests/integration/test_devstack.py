@@ -288,6 +288,7 @@ async def test_cli_print_env_leaves_the_stack_running_and_stop_ends_it(home: Pat
         "export RUNSTUDIO_DATABASE_URL",
         "export TEMPORAL_ADDRESS",
         "export TEMPORAL_NAMESPACE",
+        "export TEMPORAL_UI_URL",
     ]
     values = dict(shlex.split(line)[1].split("=", 1) for line in lines)
     assert values["TEMPORAL_NAMESPACE"] == "default"

@@ -38,7 +38,7 @@ def test_services_start_migrate_twice_doctor_names_the_missing_poller_then_stop_
         exports = dict(
             shlex.split(line.removeprefix("export "))[0].split("=", 1) for line in started.stdout.splitlines()
         )
-        assert set(exports) == {"RUNSTUDIO_DATABASE_URL", "TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE"}
+        assert set(exports) == {"RUNSTUDIO_DATABASE_URL", "TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "TEMPORAL_UI_URL"}
         env = {**base, **exports}
 
         first = runstudio("migrate", env=env)
@@ -54,6 +54,7 @@ def test_services_start_migrate_twice_doctor_names_the_missing_poller_then_stop_
         assert any(line.startswith("ok   database") for line in lines)
         assert any(line.startswith("ok   migrations") for line in lines)
         assert any(line.startswith("ok   temporal") for line in lines)
+        assert any(line.startswith("ok   search attributes") for line in lines), lines
         workers = next(line for line in lines if "workers" in line)
         assert workers.startswith("FAIL")
         assert "no worker polls task queue workflow-runtime-v2" in workers
@@ -98,6 +99,7 @@ def test_up_starts_everything_loads_demo_runs_and_stops_what_it_started_on_ctrl_
             lines.append(line)
         assert any("Demo data" in line for line in lines)
         assert any("polling task queue workflow-runtime-v2" in line for line in lines)
+        assert any(line.startswith("  Temporal UI  http://127.0.0.1:") for line in lines), lines
 
         def succeeded() -> int:
             listed = runstudio("runs", "--json", "--status", "SUCCEEDED", env=env)
