@@ -3,7 +3,7 @@
 Actions run inside Temporal activities, never in workflow code, so they may do I/O.
 """
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +43,11 @@ class ActionSpec:
 
     ``handler(ctx, input)`` receives an instance of ``input_model`` and must return an instance of
     ``output_model``; it signals failures by raising :class:`ActionError`.
+
+    ``pure`` says whether running the action again has no effect outside the run (the replay preview
+    counts only the others): ``True``, ``False``, or a function of the resolved input for actions whose
+    effect depends on it (``http.request``: by method). Plugins that do not say are taken to have side
+    effects, because a preview that undercounts is worse than one that overcounts.
     """
 
     name: str
@@ -51,6 +56,7 @@ class ActionSpec:
     input_model: type[BaseModel]
     output_model: type[BaseModel]
     handler: Callable[[ActionContext, Any], Awaitable[BaseModel]]
+    pure: bool | Callable[[Mapping[str, Any]], bool] = False
 
     def __post_init__(self) -> None:
         # Checked here so a malformed plugin fails when it is loaded, not on its first call.
@@ -63,6 +69,18 @@ class ActionSpec:
     def label(self) -> str:
         """``name vN``, as shown in messages."""
         return f"{self.name} v{self.version}"
+
+    def is_pure(self, resolved_input: Any) -> bool:
+        """Whether a call with ``resolved_input`` has no side effect; an input it cannot judge counts as impure."""
+        if isinstance(self.pure, bool):
+            return self.pure
+        if not isinstance(resolved_input, Mapping):
+            return False
+        try:
+            return bool(self.pure(resolved_input))
+        except Exception:
+            # A plugin's judgement that breaks must not break the preview: assume the worst.
+            return False
 
 
 async def invoke(spec: ActionSpec, ctx: ActionContext, raw_input: dict[str, Any]) -> dict[str, Any]:

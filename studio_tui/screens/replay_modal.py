@@ -3,14 +3,19 @@
 Unedited, the replay sends no payload at all and the service uses the run's original, unredacted input.
 Edited, the parsed object is sent; redaction placeholders left as they were get their secret back on the
 server. The modal says at all times which of the two will happen.
+
+Under the editor, the replay preview (:mod:`engine.services.replay_preview`) lists the original run's action
+calls as reused, runs again or unknown for the payload in the editor, recomputed in a worker ~300 ms after
+the typing stops; when side effects would run again, the keys line says how many before ctrl+s is pressed.
 """
 
+import asyncio
 import json
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -25,15 +30,19 @@ from engine.services.context import ServiceContext
 from engine.services.launch import LaunchFailed
 from engine.services.payloads import PayloadRejected
 from engine.services.replay import ReplayNotPossible, replay_run
+from engine.services.replay_preview import preview_replay, side_effects_sentence
 from studio_tui.failures import failure_text
 from studio_tui.format import role_style, short_id
 from studio_tui.sanitize import safe_text
+from studio_tui.widgets.replay_preview import PreviewState, ReplayPreviewView
 from studio_tui.widgets.studio_footer import StudioFooter
 
 UNEDITED: Final = "Unedited — the original input will be used"
 EDITED: Final = "Edited — this payload will be sent"
 HINT: Final = 'Redacted input. A "[REDACTED]" left as it is keeps the original secret.'
 KEYS: Final = "ctrl+s replay · escape back"
+PREVIEW_DEBOUNCE_S: Final = 0.3
+"""Quiet time after the last keystroke before the preview is recomputed (one query per pause, not per key)."""
 
 _ESCAPED: Final = frozenset(
     [0x7F, *range(0x80, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x2028, 0x2029, 0x85]
@@ -91,6 +100,8 @@ class ReplayModal(ModalScreen[str | None]):
     """A replay is being started; the text is frozen and the keys wait for the answer."""
     failure: reactive[Text | None] = reactive(None, init=False)
     """Why the last replay attempt failed (shown until the next attempt)."""
+    preview: reactive[PreviewState] = reactive(PreviewState(), init=False)
+    """The replay preview for the editor's payload (or why there is none yet)."""
 
     class Started(Message):
         """The replay started as run ``run_id``."""
@@ -115,6 +126,7 @@ class ReplayModal(ModalScreen[str | None]):
         self.workflow = workflow
         self.pristine = editable_json(redacted_input)
         """The editor's text as first shown; the payload counts as edited whenever the text differs from it."""
+        self._preview_generation = 0
 
     def compose(self) -> ComposeResult:
         """A hint, the editor, the state line and the problem line; the keys are on the bottom border."""
@@ -128,6 +140,7 @@ class ReplayModal(ModalScreen[str | None]):
                 id="replay-editor",
             )
             yield Static(id="replay-state", markup=False)
+            yield ReplayPreviewView(id="replay-preview", markup=False)
             yield Static(id="replay-problem", markup=False)
         yield StudioFooter()
 
@@ -144,6 +157,7 @@ class ReplayModal(ModalScreen[str | None]):
         self._show_state()
         self._show_problem()
         self.query_one(TextArea).focus()
+        self._refresh_preview()
 
     # -- state ------------------------------------------------------------------------------------
 
@@ -155,6 +169,7 @@ class ReplayModal(ModalScreen[str | None]):
     @on(TextArea.Changed, "#replay-editor")
     def _text_changed(self) -> None:
         self.checked = check_text(self.editor.text, self.pristine)
+        self._refresh_preview(delay=PREVIEW_DEBOUNCE_S)
 
     def watch_checked(self) -> None:
         """Unedited or edited, and whether it can be sent."""
@@ -171,6 +186,13 @@ class ReplayModal(ModalScreen[str | None]):
     def watch_failure(self) -> None:
         """Show why the last attempt failed."""
         self._show_problem()
+
+    def watch_preview(self, state: PreviewState) -> None:
+        """Show the preview, and put the count of side effects beside the replay key."""
+        self.query_one(ReplayPreviewView).show(state)
+        count = state.preview.side_effects if state.preview is not None else 0
+        keys = KEYS if count == 0 else f"ctrl+s replay: {side_effects_sentence(count)} · escape back"
+        self.query_one("#replay-body").border_subtitle = keys
 
     def _show_state(self) -> None:
         variables = self.app.theme_variables
@@ -201,6 +223,38 @@ class ReplayModal(ModalScreen[str | None]):
         if action == "back":
             return None if self.sending else True
         return True
+
+    # -- the preview (worker) ---------------------------------------------------------------------
+
+    def _refresh_preview(self, *, delay: float = 0.0) -> None:
+        """Recompute the preview for the editor's payload after ``delay``, unless the text cannot be sent at all."""
+        self._preview_generation += 1
+        checked = self.checked
+        if checked.problem is not None:
+            self.workers.cancel_group(self, "replay-preview")
+            self.preview = PreviewState(note="waiting for valid JSON")
+            return
+        self.preview = PreviewState(preview=self.preview.preview, note="updating")
+        self._ask_for_preview(checked.payload, self._preview_generation, delay)
+
+    @work(exclusive=True, group="replay-preview", exit_on_error=False)
+    async def _ask_for_preview(self, payload: dict[str, Any] | None, generation: int, delay: float) -> None:
+        """Wait out ``delay``, then ask the service for the preview.
+
+        The worker is exclusive, so each keystroke cancels the previous one while it still waits: the wait is
+        the debounce, and as a worker it is something tests (and ``workers.wait_for_complete``) can see.
+        """
+        await asyncio.sleep(delay)
+        try:
+            state = PreviewState(preview=await preview_replay(self.services, self.run_id, payload=payload))
+        except PayloadRejected as exc:
+            state = PreviewState(problem="the replay would refuse this payload: " + "; ".join(exc.problems))
+        except ReplayNotPossible as exc:
+            state = PreviewState(problem=str(exc))
+        except Exception as exc:
+            state = PreviewState(problem=failure_text(exc, self.services.endpoints))
+        if generation == self._preview_generation and self.is_attached:
+            self.preview = state
 
     # -- the replay (worker) ----------------------------------------------------------------------
 

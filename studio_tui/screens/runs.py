@@ -44,6 +44,7 @@ from studio_tui.screens.bulk_cancel import (
     for_marked,
     totals,
 )
+from studio_tui.screens.run_diff import RunDiffScreen
 from studio_tui.widgets.cancel_banner import CANCEL_PENDING_MARK, cancel_pending
 from studio_tui.widgets.command_line import CommandLine
 from studio_tui.widgets.health_header import HealthHeader
@@ -125,6 +126,7 @@ class RunsScreen(Screen[None]):
         Binding("t", "to_top", "Top", show=False),
         Binding("r", "reload", "Refresh", show=False),
         Binding("u", "unmark_all", "Unmark all", show=False),
+        Binding("d", "diff", "Diff two marked runs, or a replay with its original", show=False),  # issue 14
         Binding("escape", "clear_search", "Clear search", show=False),
         *(
             Binding(key, f"filter({status!r})", (status or "all").capitalize(), show=False)
@@ -674,6 +676,28 @@ class RunsScreen(Screen[None]):
         """Forget every mark."""
         self._marked.clear()
         self._render_rows()
+
+    def action_diff(self) -> None:
+        """Compare two marked runs (the earlier started is A), or the replay under the cursor with its original."""
+        if len(self._marked) == 2:
+            a, b = sorted(self._marked.values(), key=lambda r: (r.started_at, r.run_id))
+            self.app.push_screen(RunDiffScreen(self.services, run_a=a.run_id, run_b=b.run_id, read_only=self.read_only))
+            return
+        if self._marked:
+            marked = "1 run is" if len(self._marked) == 1 else f"{len(self._marked)} runs are"
+            self.notify(
+                f"{marked} marked: mark exactly two to compare them (u clears the marks).",
+                title="Diff",
+                severity="warning",
+                markup=False,
+            )
+            return
+        run = next((r for r in self._runs if r.run_id == self.highlighted_run_id), None)
+        if run is not None and run.trigger == "replay":
+            self.app.push_screen(RunDiffScreen(self.services, run_a=None, run_b=run.run_id, read_only=self.read_only))
+            return
+        how = "a replay with its original" + ("" if self.read_only else ", or two runs marked with space")
+        self.notify(f"d compares {how}; this run is not a replay.", title="Diff", severity="warning", markup=False)
 
     def action_bulk_cancel(self) -> None:
         """Cancel the marked runs; without marks, every RUNNING or WAITING run the filter matches."""

@@ -31,6 +31,7 @@ ECHO = ActionSpec(
     input_model=EchoInput,
     output_model=EchoOutput,
     handler=_echo,
+    pure=True,
 )
 
 
@@ -64,6 +65,8 @@ LOG = ActionSpec(
     input_model=LogInput,
     output_model=LogOutput,
     handler=_log,
+    # A log line belongs to the run doing the call: repeating it touches nothing outside that run.
+    pure=True,
 )
 
 
@@ -92,4 +95,5 @@ FAIL = ActionSpec(
     input_model=FailInput,
     output_model=FailOutput,
     handler=_fail,
+    pure=True,
 )

@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+from collections.abc import Mapping
 from typing import Any, Final, Literal
 
 import httpx
@@ -21,6 +22,9 @@ MAX_BODY_BYTES: Final = 1024 * 1024
 _ERROR_BODY_CHARS: Final = 1024
 
 HttpMethod = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+"""Methods RFC 9110 calls safe: a call with one of them is side-effect free (``ActionSpec.pure``)."""
 
 
 class HttpRequestInput(BaseModel):
@@ -95,6 +99,12 @@ async def _request(ctx: ActionContext, data: HttpRequestInput) -> HttpResponseOu
     )
 
 
+def is_safe_request(resolved_input: Mapping[str, Any]) -> bool:
+    """Whether the request's method is safe (GET, HEAD, OPTIONS; GET when absent, as the input model says)."""
+    method = resolved_input.get("method", "GET")
+    return isinstance(method, str) and method.upper() in SAFE_METHODS
+
+
 HTTP_REQUEST = ActionSpec(
     name="http.request",
     version=1,
@@ -102,6 +112,7 @@ HTTP_REQUEST = ActionSpec(
     input_model=HttpRequestInput,
     output_model=HttpResponseOutput,
     handler=_request,
+    pure=is_safe_request,
 )
 
 

@@ -71,4 +71,5 @@ NOTIFY_OUTBOX = ActionSpec(
     input_model=OutboxInput,
     output_model=OutboxOutput,
     handler=_write,
+    pure=False,
 )
