@@ -10,17 +10,25 @@ With ``--rounds N`` the whole measurement (reference, then contract) runs N time
 the median over the rounds, so a load spike from another process on a shared machine skews one round
 only.
 
-Usage: ``.venv/bin/python -m bench.expressions [--rounds 3] [--batches 7] [--min-batch-ms 200] [--json]``.
+The cases loop of ``runstudio expr --cases`` (one JSON line per case, five shapes, one a syntax error) is
+measured too, in cases per second: in process (``run_case_lines``) and as the CLI runs it (a subprocess,
+the cost of a bare ``runstudio expr 1`` subtracted). These rates used to be asserted in tests, which on a
+shared machine only measured its load; they are printed here, with the load average, never asserted.
+
+Usage: ``.venv/bin/python -m bench.expressions [--rounds 3] [--batches 7] [--min-batch-ms 200] [--json]
+[--cases 4000]`` (``--cases 0`` skips the cases loop; ``--json`` prints the expression rows only).
 The reference is looked up in ``.cache/jsonata-ref`` (``npm install --prefix .cache/jsonata-ref
 jsonata@2.2.2``, as ``make test`` does); without it or without ``node`` only the contract is measured.
 """
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -28,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.expressions import EvalEnv, evaluate
+from runstudio.commands.expr import clock_env, run_case_lines
 
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / ".cache" / "jsonata-ref"
 
@@ -142,6 +151,77 @@ def time_reference(context: dict[str, Any], batches: int, min_batch_ms: float) -
     return result
 
 
+CASE_SHAPES: tuple[str, ...] = (
+    "payload.a * 2",
+    "payload.name & '!'",
+    "$sum(payload.xs)",
+    "vars.k = 'x' ? 'yes' : 'no'",
+    "payload.(",
+)
+"""The shapes of the cases loop, in turn; the last is a syntax error, answered with its error object."""
+
+
+def case_lines(count: int) -> list[str]:
+    """``count`` JSON lines for ``runstudio expr --cases``, cycling through :data:`CASE_SHAPES`."""
+    lines = []
+    for n in range(count):
+        payload = {"a": n, "name": "n", "xs": [1, n]}
+        variables = {"k": "x" if n % 2 else "y"}
+        case = {"id": f"c{n}", "expr": CASE_SHAPES[n % len(CASE_SHAPES)], "payload": payload, "vars": variables}
+        lines.append(json.dumps(case))
+    return lines
+
+
+def time_cases_in_process(count: int) -> float:
+    """Cases per second of ``run_case_lines`` over ``count`` cases (all answered, or it raises)."""
+    lines = case_lines(count)
+    env = clock_env("2024-05-01T12:00:00Z")
+    list(run_case_lines(lines[:100], tenant="bench", env=env))  # warm-up: compiled expressions, imports
+    started = time.perf_counter()
+    answered = sum(1 for _ in run_case_lines(lines, tenant="bench", env=env))
+    elapsed = time.perf_counter() - started
+    if answered != count:
+        raise RuntimeError(f"{answered} of {count} cases answered")
+    return count / elapsed
+
+
+def time_cases_cli(count: int) -> tuple[float, float]:
+    """``(cases per second, process start in seconds)`` of ``runstudio expr --cases`` in a subprocess.
+
+    The start is that of ``runstudio expr 1``, measured just before and subtracted from the cases run.
+    """
+    command = [sys.executable, "-c", "from runstudio.cli import main; main()", "expr"]
+    with tempfile.TemporaryDirectory() as home:
+        # expr needs no services; a home of its own keeps it from reading the user's configuration.
+        env = {**os.environ, "RUNSTUDIO_HOME": home}
+        subprocess.run([*command, "1"], env=env, capture_output=True, check=True)  # warm the file cache
+        started = time.perf_counter()
+        subprocess.run([*command, "1"], env=env, capture_output=True, check=True)
+        start_cost = time.perf_counter() - started
+        cases = Path(home) / "cases.jsonl"
+        cases.write_text("\n".join(case_lines(count)) + "\n", encoding="utf-8")
+        started = time.perf_counter()
+        result = subprocess.run([*command, "--cases", str(cases)], env=env, capture_output=True, text=True)
+        elapsed = time.perf_counter() - started
+    # Exit 0: a case's own error (the syntax error) is an answer, not a failure of the loop.
+    answered = len(result.stdout.splitlines())
+    if result.returncode != 0 or answered != count:
+        raise RuntimeError(f"expr --cases exited {result.returncode} with {answered} of {count} lines")
+    return count / max(elapsed - start_cost, 1e-3), start_cost
+
+
+def print_cases(count: int) -> None:
+    """Print the cases loop's rates as a Markdown table, with the load average they were measured under."""
+    in_process = time_cases_in_process(count)
+    cli_rate, start_cost = time_cases_cli(count)
+    load = " / ".join(f"{figure:.2f}" for figure in os.getloadavg())
+    print(f"\n| cases loop ({count:,} cases) | cases/s |")
+    print("|---|---|")
+    print(f"| `run_case_lines`, in process | {in_process:,.0f} |")
+    print(f"| `runstudio expr --cases`, process start ({start_cost:.2f} s) subtracted | {cli_rate:,.0f} |")
+    print(f"\n(load average {load})")
+
+
 def main() -> None:
     """Measure every case and print a Markdown table (or JSON with ``--json``)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -149,6 +229,7 @@ def main() -> None:
     parser.add_argument("--min-batch-ms", type=float, default=200.0, help="minimum length of one batch")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a Markdown table")
     parser.add_argument("--rounds", type=int, default=3, help="whole measurements; medians are reported")
+    parser.add_argument("--cases", type=int, default=4000, help="cases for the cases loop's rate (0: skip)")
     args = parser.parse_args()
 
     context = document()
@@ -191,6 +272,8 @@ def main() -> None:
         print(f"| {row['case']} | `{row['expression']}` | {row['contract_us']:.2f} | {ref_us} | {ratio}{same} |")
     if reference is None:
         print(f"\n(no reference: install it with `npm install --prefix {REFERENCE_DIR} jsonata@2.2.2`)")
+    if args.cases > 0:
+        print_cases(args.cases)
 
 
 if __name__ == "__main__":

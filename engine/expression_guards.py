@@ -29,7 +29,9 @@ Time
     argument validation (once per element of an array argument), higher-order callbacks (``$map``,
     ``$filter``, ``$reduce``, ``$sort`` comparators... with native or lambda functions), ``**``,
     ``$distinct``, regex matches and the size walk before a serialisation. A tick reads the monotonic
-    clock every :data:`_TICKS_PER_CLOCK_READ` calls.
+    clock every :data:`_TICKS_PER_CLOCK_READ` calls. The clock is read only as this module's
+    ``time.monotonic()``: tests swap the module's ``time`` for a clock that counts calls
+    (``tests/work_meter.py``), so the time limit is checked as a budget of work, never timed.
 
 How it is wired
     :func:`install` patches a few jsonata-python 0.7.1 methods at class level, once per process (the

@@ -1,7 +1,6 @@
 """``runstudio expr`` as an author runs it: a subprocess, no services, JSON out, and the cases loop."""
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -74,7 +73,8 @@ def test_control_characters_in_the_result_stay_valid_escaped_json(env: dict[str,
     assert json.loads(result.stdout) == {"value": "a\x1bb\x85\u202e"}
 
 
-def test_cases_file_gives_one_line_per_case_at_thousands_per_second(env: dict[str, str], tmp_path: Path) -> None:
+def test_cases_file_gives_one_line_per_case_in_order(env: dict[str, str], tmp_path: Path) -> None:
+    # Its rate (cases/s, process start subtracted) is measured by `python -m bench.expressions`, not here.
     count = 4000
     cases = tmp_path / "cases.jsonl"
     shapes = ["payload.a * 2", "payload.name & '!'", "$sum(payload.xs)", "vars.k = 'x' ? 'yes' : 'no'", "payload.("]
@@ -83,28 +83,21 @@ def test_cases_file_gives_one_line_per_case_at_thousands_per_second(env: dict[st
             case = {"id": f"c{n}", "expr": shapes[n % 5], "payload": {"a": n, "name": "n", "xs": [1, n]}}
             out.write(json.dumps({**case, "vars": {"k": "x" if n % 2 else "y"}}) + "\n")
 
-    one = runstudio("expr", "1", env=env)  # the process start alone, to subtract
-    assert one.returncode == 0 and json.loads(one.stdout) == {"value": 1}
-    started = time.perf_counter()
-    warm = runstudio("expr", "1", env=env)
-    start_cost = time.perf_counter() - started
-    started = time.perf_counter()
     result = runstudio("expr", "--cases", str(cases), env=env)
-    elapsed = time.perf_counter() - started
-    assert warm.returncode == 0
     assert result.returncode == 0, result.stderr
 
     lines = result.stdout.splitlines()
     assert len(lines) == count
     records = [json.loads(line) for line in lines]
+    assert [record["id"] for record in records] == [f"c{n}" for n in range(count)]
     assert records[0] == {"id": "c0", "value": 0}
     assert records[1] == {"id": "c1", "value": "n!"}
     assert records[2] == {"id": "c2", "value": 3}
     assert records[3] == {"id": "c3", "value": "yes"} and records[8] == {"id": "c8", "value": "no"}
     assert records[4]["id"] == "c4" and records[4]["error"]["code"] == "S0203" and records[4]["error"]["position"] == 9
-    per_second = count / max(elapsed - start_cost, 1e-3)
-    # Shared 2-core machine: the floor asserted is 1,000/s; a quiet machine does ~10,000/s.
-    assert per_second > 1000, f"{per_second:.0f} cases/s ({elapsed:.2f} s, start {start_cost:.2f} s)"
+    # Every case answered, the last ones too: a value for each good case, the syntax error for each bad one.
+    assert records[3995] == {"id": "c3995", "value": 7990} and records[3999]["error"]["code"] == "S0203"
+    assert sum("value" in record for record in records) == count * 4 // 5
 
 
 def test_cases_from_stdin_and_an_unusable_line_exits_1_after_the_rest(env: dict[str, str]) -> None:

@@ -140,14 +140,12 @@ class TestCases:
         assert results[4][0]["error"]["code"] == "T0412" and results[4][1] is True
         assert results[5] == ({"id": "n", "value": "2020-01-01T00:00:00.000Z"}, True)
 
-    def test_thousands_of_simple_cases_per_second(self) -> None:
+    def test_thousands_of_cases_are_each_answered_in_order(self) -> None:
+        # Their rate is measured by `python -m bench.expressions` (cases/s), not timed here.
         lines = [json.dumps({"id": i, "expr": "payload.a + 1", "payload": {"a": i}}) for i in range(3000)]
-        started = time.perf_counter()
-        results = [record for record, _ in run_case_lines(lines, tenant="t", env=FIXED)]
-        elapsed = time.perf_counter() - started
-        assert [r["value"] for r in results] == list(range(1, 3001))
-        # A 2-core machine shared with other test runs: 1,000/s is the floor, ~10,000/s is typical.
-        assert 3000 / elapsed > 1000, f"{3000 / elapsed:.0f} cases/s"
+        results = list(run_case_lines(lines, tenant="t", env=FIXED))
+        assert [record for record, _ in results] == [{"id": i, "value": i + 1} for i in range(3000)]
+        assert all(usable for _, usable in results)
 
 
 class TestCommandInProcess:

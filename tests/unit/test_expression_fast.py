@@ -2,7 +2,6 @@
 
 import dataclasses
 import json
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +21,7 @@ from engine.expressions import (
     compile_expression,
     evaluate,
 )
+from tests.work_meter import CALLS_PER_MS, work_clock
 
 ENV = EvalEnv(now=lambda: datetime(2024, 5, 1, tzinfo=UTC))
 
@@ -186,17 +186,18 @@ def test_errors_come_from_the_interpreter_with_their_code() -> None:
     assert (call.value.code, call.value.position) == ("T0412", 5)
 
 
-def test_the_time_limit_holds_on_the_fast_path() -> None:
+def test_the_time_limit_holds_on_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
     items = [{"price": n, "tags": ["x"]} for n in range(90_000)]
     source = "$sum($map(payload.items, function($i) { $i.price * 2 }))"
     assert compile_expression(source).fast is not None
-    started = time.perf_counter()
-    with pytest.raises(ExpressionError) as caught:
-        evaluate(source, {"payload": {"items": items}}, EvalEnv(now=ENV.now, timeout_ms=20))
-    elapsed = time.perf_counter() - started
+    # The guard's clock counts calls (tests/work_meter.py), so "stopped in time" is a bound on work.
+    with work_clock(monkeypatch, CALLS_PER_MS) as clock:
+        with pytest.raises(ExpressionError) as caught:
+            evaluate(source, {"payload": {"items": items}}, EvalEnv(now=ENV.now, timeout_ms=20))
+        spent = clock.calls_since_start(clock.meter.calls)
     assert caught.value.code == "D1012" and "time limit of 20 ms" in caught.value.reason
-    # Stopped from inside the loop, not after it: the whole map takes ~10x longer.
-    assert elapsed < 0.1, elapsed
+    # Stopped from inside the loop, not after it: the whole map takes ~80 budgets of 20 ms.
+    assert spent <= 1.1 * clock.budget(20), spent
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,7 @@ from engine.expressions import (
     is_expression,
     resolve,
 )
+from tests.work_meter import CALLS_PER_MS, CallMeter, work_clock
 
 FIXED = datetime(2001, 2, 3, 4, 5, 6, 789000, tzinfo=UTC)
 FIXED_ISO = "2001-02-03T04:05:06.789Z"
@@ -165,17 +166,20 @@ class TestFunctions:
 
 
 class TestGuardrails:
-    def test_an_endless_loop_hits_the_time_limit(self) -> None:
-        started = time.monotonic()
-        with pytest.raises(ExpressionError, match="time limit of 50 ms"):
-            evaluate("($f := function($n) { $f($n + 1) }; $f(0))", {}, env_at(timeout_ms=50))
-        assert time.monotonic() - started < 1
+    def test_an_endless_loop_hits_the_time_limit(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        # The guard's clock counts calls (tests/work_meter.py): the loop stops within its budget of work.
+        with work_clock(monkeypatch, CALLS_PER_MS) as clock:
+            with pytest.raises(ExpressionError, match="time limit of 50 ms"):
+                evaluate("($f := function($n) { $f($n + 1) }; $f(0))", {}, env_at(timeout_ms=50))
+            spent = clock.calls_since_start(clock.meter.calls)
+        assert spent <= 1.1 * clock.budget(50), spent
 
     def test_endless_recursion_hits_the_depth_limit_fast(self) -> None:
-        started = time.monotonic()
-        with pytest.raises(ExpressionError, match="recursion deeper than the limit of 200"):
+        evaluate("1", {}, ENV)  # the contract's first-use costs are not the recursion's
+        with CallMeter() as meter, pytest.raises(ExpressionError, match="recursion deeper than the limit of 200"):
             evaluate("($f := function($n) { 1 + $f($n + 1) }; $f(0))", {}, ENV)
-        assert time.monotonic() - started < 0.5
+        # Work in proportion to the depth limit (~180 calls a level), not to Python's own recursion limit.
+        assert meter.calls < 1000 * ENV.max_depth, meter.calls
 
     def test_bounded_recursion_within_the_limit_works(self) -> None:
         assert evaluate("($f := function($n) { $n = 0 ? 0 : 1 + $f($n - 1) }; $f(20))", {}, ENV) == 20

@@ -1,14 +1,17 @@
 """http.request against a real HTTP server on 127.0.0.1 (no mocks of httpx)."""
 
+import asyncio
 import json
 import socket
-import time
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 from typing import Any
 
+import httpx
 import pytest
 
 from engine.actions.base import invoke
+from engine.actions.builtin import http as http_action
 from engine.actions.builtin.http import HTTP_REQUEST, TEXT_LIMIT_BYTES
 from engine.actions.errors import ActionError, ErrorCategory
 from tests.unit.actions.local_http import LocalServer, local_http_server
@@ -100,14 +103,34 @@ async def test_redirects_are_not_followed(server: LocalServer) -> None:
     assert server.connections == 1
 
 
-async def test_a_server_that_never_answers_times_out(server: LocalServer) -> None:
-    started = time.monotonic()
+async def test_a_server_that_never_answers_times_out(server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Not timed (a loaded machine stretches any wall-clock bound): the action must give up on the
+    # timeout it was given, for the whole call and for httpx's phases alike. The server never answers,
+    # so only a timeout can end the call at all.
+    bounds: list[float | None] = []
+    clients: list[httpx.Timeout] = []
+    total_bound = asyncio.timeout
+
+    def recording_timeout(delay: float | None) -> asyncio.Timeout:
+        bounds.append(delay)
+        return total_bound(delay)
+
+    class RecordingClient(httpx.AsyncClient):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            clients.append(self.timeout)
+
+    # Only the action's module sees the recording asyncio: the event loop keeps the real one.
+    monkeypatch.setattr(http_action, "asyncio", SimpleNamespace(timeout=recording_timeout))
+    monkeypatch.setattr(httpx, "AsyncClient", RecordingClient)
 
     error = await failure({"url": server.url("/hang"), "timeoutMs": 200})
 
     assert error.category == ErrorCategory.TIMEOUT
-    assert "within 200 ms" in error.message
-    assert time.monotonic() - started < 2
+    assert error.message == f"GET http://127.0.0.1:{server.port}/hang did not complete within 200 ms"
+    assert bounds == [0.2]
+    assert clients == [httpx.Timeout(0.2)]
+    assert server.connections == 1
 
 
 async def test_oversized_response_is_refused(server: LocalServer) -> None:
