@@ -6,16 +6,19 @@ RUN pip install uv==0.13.8 && uv venv /opt/runstudio
 WORKDIR /src
 # Dependencies first, from pyproject.toml alone, so editing the code does not reinstall them.
 COPY pyproject.toml README.md ./
-RUN uv pip install --python /opt/runstudio/bin/python -r pyproject.toml
+RUN uv pip install --compile-bytecode --python /opt/runstudio/bin/python -r pyproject.toml
 COPY engine engine
 COPY worker worker
 COPY studio_tui studio_tui
 COPY runstudio runstudio
 COPY migrations migrations
 COPY examples examples
-RUN uv pip install --python /opt/runstudio/bin/python --no-deps .
+RUN uv pip install --compile-bytecode --python /opt/runstudio/bin/python --no-deps .
 
 FROM python:3.11-slim
+# The base image ships the standard library without bytecode and the runtime user cannot write any, so
+# compile it here: every start would otherwise compile asyncio, typing, json … again.
+RUN python -m compileall -q /usr/local/lib/python3.11
 # A fixed, unprivileged user; nothing in the image needs root at run time.
 RUN groupadd --system --gid 10001 runstudio \
     && useradd --system --uid 10001 --gid runstudio --home-dir /home/runstudio --create-home runstudio

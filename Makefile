@@ -6,13 +6,19 @@ STAMP := $(VENV)/.installed-stamp
 JSONATA_REF_VERSION := 2.2.2
 JSONATA_REF_DIR     := .cache/jsonata-ref
 JSONATA_REF_STAMP   := $(JSONATA_REF_DIR)/.installed-$(JSONATA_REF_VERSION)
+# apt needs root: CI runners (not root) have passwordless sudo.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: up test lint install jsonata-ref
 
+# Installs with bytecode: site-packages (--compile-bytecode) and the project's own packages, which an
+# editable install leaves uncompiled; with PYTHONDONTWRITEBYTECODE set nothing else would ever write it,
+# and every CLI start would compile the engine again (~1 s).
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check uv
-	$(VENV)/bin/uv pip install --quiet --python $(PY) -e '.[dev]'
+	$(VENV)/bin/uv pip install --quiet --compile-bytecode --python $(PY) -e '.[dev]'
+	$(PY) -m compileall -q engine worker runstudio studio_tui
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -29,8 +35,13 @@ jsonata-ref: $(JSONATA_REF_STAMP)
 up: $(STAMP)
 	$(VENV)/bin/runstudio up
 
+## Debian's chromium for tests/browser (playwright drives it by path, never downloads one); once, through apt.
+.PHONY: chromium
+chromium:
+	command -v chromium >/dev/null || ($(SUDO) apt-get update && $(SUDO) apt-get install -y chromium)
+
 ## Lint, type-check and run the whole test suite against real embedded services.
-test: $(STAMP) lint $(JSONATA_REF_STAMP)
+test: $(STAMP) lint $(JSONATA_REF_STAMP) chromium
 	$(VENV)/bin/pytest
 
 lint: $(STAMP)

@@ -11,11 +11,8 @@ import traceback
 import typer
 from typer._click.exceptions import ClickException, UsageError
 
-from engine.config import load_settings
 from engine.errors import RunStudioError, ServiceUnavailableError
 from engine.inbound import MAX_NAME_LENGTH, InboundRejected, check_text
-from engine.services.context import unavailable_error
-from engine.stack import Endpoints
 from runstudio.commands import register_all
 from runstudio.context import GlobalOptions
 from runstudio.errors import USAGE_EXIT, UsageProblem, print_error, with_help_hint
@@ -109,6 +106,11 @@ def _click_error(exc: ClickException) -> int:
 
 def _configured_outage(exc: Exception) -> ServiceUnavailableError | None:
     """``exc`` as "<service> at <address> is unreachable", judged against the configured endpoints."""
+    # Only on this error path: settings (pydantic) and the outage mapping stay out of every start-up.
+    from engine.config import load_settings
+    from engine.services.context import unavailable_error
+    from engine.stack import Endpoints
+
     try:
         settings = load_settings()
     except ValueError:

@@ -1,6 +1,5 @@
 """Options shared by every command, and the one way commands run async code."""
 
-import asyncio
 import gc
 from collections.abc import Coroutine
 from dataclasses import dataclass
@@ -27,6 +26,8 @@ def options(ctx: typer.Context) -> GlobalOptions:
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
     """Run one coroutine to completion; collect garbage after, which avoids the SDK's exit-time crash."""
+    import asyncio  # here, not at the top: ``--help`` and argument errors never start a loop
+
     try:
         return asyncio.run(coro)
     finally:

@@ -12,7 +12,6 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from engine.services.payloads import PayloadRejected, parse_json_text
 from runstudio.errors import UsageProblem
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
@@ -37,6 +36,8 @@ def read_option_text(value: str, option: str) -> str:
 
 def parse_json_option(text: str, option: str) -> Any:
     """Any JSON value of ``option`` from its text: ``UsageProblem`` when unreadable, else the inbound rules."""
+    from engine.services.payloads import PayloadRejected, parse_json_text  # jsonschema: only when a value is read
+
     try:
         return parse_json_text(text, what=option)
     except PayloadRejected as exc:

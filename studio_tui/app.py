@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from importlib import import_module
 from pathlib import Path
 from typing import ClassVar, Final
 
@@ -17,16 +18,12 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from engine.services.context import ServiceContext
-from engine.services.doctor import run_checks
-from engine.services.health import worker_presence
 from studio_tui.commands import StudioCommands
 from studio_tui.failures import failure_text
 from studio_tui.health import Health, health_from_checks, keep_workers, with_workers
 from studio_tui.messages import OpenRun
 from studio_tui.sanitize import safe_text
 from studio_tui.screens.help import HelpScreen
-from studio_tui.screens.inbox import InboxScreen
-from studio_tui.screens.run_detail import RunDetailScreen
 from studio_tui.screens.runs import RunsScreen
 
 ServicesOpener = Callable[[], AbstractAsyncContextManager[ServiceContext]]
@@ -39,6 +36,12 @@ WORKERS_SECONDS: Final = 2.0
 """How often the header asks Temporal who polls the task queue (one RPC on the open client).
 
 With ``POLLER_FRESHNESS`` (10 s) this shows a dead worker as "✗ 0 workers" within about 12 s of its death."""
+
+HEALTH_AT_THE_LATEST: Final = 2.0
+"""Seconds after the runs screen opens when the health check starts even if the first page has not arrived."""
+
+WARM_UP_MODULES: Final = ("studio_tui.screens.run_detail", "studio_tui.screens.inbox")
+"""Imported on a thread after the first paint: they are not needed for it, and would delay it."""
 
 MUTATING_ACTIONS: Final = frozenset({"bulk_cancel"})
 """App actions (palette entries) that change runs: refused in read-only mode."""
@@ -58,6 +61,7 @@ class RunStudioApp(App[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
+        Binding("S", "open_schedules", "Schedules", key_display="S", show=False),
     ]
 
     health: reactive[Health] = reactive(Health)
@@ -88,6 +92,7 @@ class RunStudioApp(App[None]):
         self._opener = None if isinstance(services, ServiceContext) else services
         self._services = services if isinstance(services, ServiceContext) else None
         self._exit_stack = AsyncExitStack()
+        self._health_started = False
 
     @property
     def services(self) -> ServiceContext:
@@ -134,10 +139,35 @@ class RunStudioApp(App[None]):
         self.query_one("#startup", Static).update(text)
 
     def _start(self, services: ServiceContext) -> None:
+        # The first page is one Postgres query. The health check dials Temporal (loading its SDK first), which
+        # would hold the event loop while that page waits to be painted, so it starts once the rows are on
+        # screen (or the first load failed, or at the latest after HEALTH_AT_THE_LATEST).
         self.push_screen(RunsScreen(services, read_only=self.read_only))
+        self.set_timer(HEALTH_AT_THE_LATEST, self._start_health)
+
+    def on_runs_screen_loaded(self, message: RunsScreen.Loaded) -> None:
+        """The first page is in the table: once it is painted, the header's health fills in."""
+        if not self._health_started and message.mode == "first":
+            self.screen.call_after_refresh(self._start_health)
+
+    def on_runs_screen_load_failed(self, _: RunsScreen.LoadFailed) -> None:
+        """No rows to wait for: the health check says what is down."""
+        self._start_health()
+
+    def _start_health(self) -> None:
+        if self._health_started:
+            return
+        self._health_started = True
         self._check_health()
         self.set_interval(HEALTH_SECONDS, self._check_health)
         self.set_interval(WORKERS_SECONDS, self._poll_workers)
+        self._warm_up()
+
+    @work(thread=True, exit_on_error=False, group="warm-up")
+    def _warm_up(self) -> None:
+        # The screens opened from the list load in the background once it is up, so the first enter is quick.
+        for module in WARM_UP_MODULES:
+            import_module(module)
 
     def _poll_workers(self) -> None:
         # Only while the full check found Temporal: an unreachable one is not dialled every 2 s as well.
@@ -146,6 +176,8 @@ class RunStudioApp(App[None]):
 
     @work(exclusive=True, exit_on_error=False, group="health")
     async def _check_health(self) -> None:
+        from engine.services.doctor import run_checks
+
         services = self.services
         try:
             checks = await run_checks(services.endpoints, tenant=services.tenant, now=services.clock)
@@ -157,6 +189,8 @@ class RunStudioApp(App[None]):
     @work(exclusive=True, exit_on_error=False, group="workers")
     async def _check_workers(self) -> None:
         # Only the worker count: Temporal's poller list on the already open client, on its own faster timer.
+        from engine.services.health import worker_presence
+
         try:
             presence = await worker_presence(self.services)
         except Exception:
@@ -172,6 +206,10 @@ class RunStudioApp(App[None]):
 
     def open_run(self, run_id: str) -> None:
         """Show ``run_id`` on top of the current screen (escape comes back)."""
+        # Screens after the first load on first use: this one alone brings JSONata, jsonschema and re2,
+        # none of which the list of runs needs to appear.
+        from studio_tui.screens.run_detail import RunDetailScreen
+
         self.push_screen(RunDetailScreen(self.services, run_id, read_only=self.read_only))
 
     def _runs_screen(self) -> RunsScreen | None:
@@ -198,10 +236,21 @@ class RunStudioApp(App[None]):
 
     def action_open_inbox(self) -> None:
         """Open human tasks and waiting runs (over the runs list, so escape comes back to it)."""
+        from studio_tui.screens.inbox import InboxScreen
+
         if isinstance(self.screen, InboxScreen):
             return
         if self._runs_screen() is not None:
             self.push_screen(InboxScreen(self.services, read_only=self.read_only))
+
+    def action_open_schedules(self) -> None:
+        """Open the schedules (over the runs list, so escape comes back to it)."""
+        from studio_tui.screens.schedules import SchedulesScreen
+
+        if isinstance(self.screen, SchedulesScreen):
+            return
+        if self._runs_screen() is not None:
+            self.push_screen(SchedulesScreen(self.services, read_only=self.read_only))
 
     def action_bulk_cancel(self) -> None:
         """The runs list's bulk cancel: the marked runs, or every run matching its filter."""
@@ -218,6 +267,9 @@ class RunStudioApp(App[None]):
 
     def action_help(self) -> None:
         """Keys of the current screen (its own and the app's), and what the symbols mean."""
+        from studio_tui.screens.inbox import InboxScreen
+        from studio_tui.screens.run_detail import RunDetailScreen
+
         screen = self.screen
         if isinstance(screen, HelpScreen):
             return

@@ -1,11 +1,17 @@
 """The stack health the header shows, read from ``engine.services.doctor`` checks (no Textual here)."""
 
+from __future__ import annotations
+
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from engine.services.doctor import Check
-from engine.services.health import WorkerPresence
+if TYPE_CHECKING:
+    # Annotations only: the doctor and the stuck diagnosis load the Temporal SDK, which the first paint of
+    # the studio does without (the app imports them when its health check starts).
+    from engine.services.doctor import Check
+    from engine.services.health import WorkerPresence
 
 _LEADING_COUNT = re.compile(r"^(\d+) ")
 

@@ -11,11 +11,9 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Literal, get_args
+from typing import TYPE_CHECKING, Literal, get_args
 
 from pydantic import BaseModel
-from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.service import RPCError, RPCStatusCode
 
 from engine.errors import ServiceUnavailableError
 from engine.inbound import check_actor
@@ -28,7 +26,11 @@ from engine.store import runs
 from engine.store.runs import CancelRequest
 from engine.temporal import workflow_id_for_run
 from engine.temporal.contracts import RunStatus
-from engine.temporal.outage import temporal_outage
+
+if TYPE_CHECKING:
+    # The SDK is imported where a cancel reaches Temporal: the studio lists runs without loading it.
+    from temporalio.client import Client, WorkflowExecutionStatus
+    from temporalio.service import RPCError
 
 log = logging.getLogger("runstudio.cancel")
 
@@ -147,7 +149,7 @@ async def select_cancelable(ctx: ServiceContext, *, status: str | None, workflow
     return [run_id for _, run_id in found]
 
 
-async def _client_or_reason(ctx: ServiceContext) -> Client | _Unreachable:
+async def _client_or_reason(ctx: ServiceContext) -> "Client | _Unreachable":
     try:
         return await asyncio.wait_for(ctx.temporal(), _RPC_TIMEOUT.total_seconds())
     except ServiceUnavailableError as exc:
@@ -160,7 +162,10 @@ async def _client_or_reason(ctx: ServiceContext) -> Client | _Unreachable:
         return _Unreachable(f"cannot reach Temporal at {ctx.endpoints.temporal_address}: {type(exc).__name__}: {exc}")
 
 
-async def _cancel(ctx: ServiceContext, run_id: str, *, actor: Actor, client: Client | _Unreachable) -> CancelOutcome:
+async def _cancel(ctx: ServiceContext, run_id: str, *, actor: Actor, client: "Client | _Unreachable") -> CancelOutcome:
+    from temporalio.client import WorkflowExecutionStatus
+    from temporalio.service import RPCError
+
     run = await get_run(ctx, run_id)
     before = run.status
     if before not in CANCELABLE:
@@ -243,7 +248,7 @@ def _already_requested(run_id: str, before: str, request: CancelRequest) -> Canc
 
 
 def _closed_in_temporal(
-    run_id: str, before: str, workflow_id: str, status: WorkflowExecutionStatus | None
+    run_id: str, before: str, workflow_id: str, status: "WorkflowExecutionStatus | None"
 ) -> CancelOutcome:
     name = status.name if status is not None else "closed"
     return CancelOutcome(
@@ -257,7 +262,11 @@ def _closed_in_temporal(
     )
 
 
-def _rpc_reason(ctx: ServiceContext, workflow_id: str, exc: RPCError) -> str:
+def _rpc_reason(ctx: ServiceContext, workflow_id: str, exc: "RPCError") -> str:
+    from temporalio.service import RPCStatusCode
+
+    from engine.temporal.outage import temporal_outage
+
     if exc.status == RPCStatusCode.NOT_FOUND:
         return (
             f"Temporal has no open execution {workflow_id} ({exc.message}); nothing was changed, and the "

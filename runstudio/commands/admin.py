@@ -1,15 +1,18 @@
 """Stack administration: ``migrate`` and ``doctor``."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import typer
 
-from engine.config import load_settings
-from engine.services import doctor
-from engine.stack import resolve_endpoints
-from engine.store import migrations
-from engine.store.db import connect
 from runstudio.context import options, run_async
 from runstudio.options import JsonFlag
 from runstudio.output import echo, print_json
+
+if TYPE_CHECKING:
+    from engine.services import doctor
+    from engine.store import migrations
 
 
 def register(app: typer.Typer) -> None:
@@ -23,6 +26,10 @@ def migrate_command(as_json: JsonFlag = False) -> None:
 
     With --json: {"applied": [label, …]} ([] when the schema was current).
     """
+    from engine.config import load_settings
+    from engine.stack import resolve_endpoints
+    from engine.store import migrations
+    from engine.store.db import connect
 
     async def go() -> list[migrations.Migration]:
         endpoints = await resolve_endpoints(load_settings(), need_temporal=False)
@@ -47,6 +54,10 @@ def doctor_command(ctx: typer.Context, as_json: JsonFlag = False) -> None:
 
     With --json: {"ok", "checks": [{"name", "ok", "detail", "fix"}, …]}. Exit 1 when any check failed.
     """
+    from engine.config import load_settings
+    from engine.services import doctor
+    from engine.stack import resolve_endpoints
+
     tenant = options(ctx).tenant
 
     async def go() -> list[doctor.Check]:

@@ -1,19 +1,21 @@
 """``runstudio cancel``: cancel runs by id or by filter, Temporal-first, with a per-run summary."""
 
+from __future__ import annotations
+
 import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from engine.config import load_settings
-from engine.services.context import ServiceContext, open_services
 from runstudio.commands.runs import STATUSES
 from runstudio.context import options, run_async
+from runstudio.lazy import load_settings
 from runstudio.options import JsonFlag
 from runstudio.output import echo, print_json
 
 if TYPE_CHECKING:
     from engine.services.cancel import CancelOutcome
+    from engine.services.context import ServiceContext
 
 PROGRESS_EVERY = 10
 """Batches larger than this report progress on stderr every this many runs."""
@@ -81,6 +83,7 @@ def cancel_command(
     """
     from engine.services.audit import Actor
     from engine.services.cancel import cancel_runs, select_cancelable
+    from engine.services.context import open_services
     from engine.services.runs import resolve_run_id
 
     ids = list(run_ids or [])
@@ -107,7 +110,7 @@ def cancel_command(
             return [await resolve_run_id(services, r) for r in ids]
         return await select_cancelable(services, status=wanted, workflow_id=workflow)
 
-    async def go() -> "list[CancelOutcome]":
+    async def go() -> list[CancelOutcome]:
         async with open_services(load_settings(), tenant=options(ctx).tenant) as services:
             chosen = await select(services)
             if not chosen:
@@ -146,7 +149,7 @@ def _progress(done: int, total: int) -> None:
         echo(f"canceling… {done}/{total} done", err=True)
 
 
-def _report(outcomes: "list[CancelOutcome]") -> None:
+def _report(outcomes: list[CancelOutcome]) -> None:
     counts = dict.fromkeys(_LABELS, 0)
     for o in outcomes:
         counts[o.outcome] += 1

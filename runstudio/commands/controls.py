@@ -1,16 +1,23 @@
 """Operator controls on one run: ``replay`` and ``export``."""
 
+from __future__ import annotations
+
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from engine.services.audit import Actor
-from engine.services.context import ServiceContext
 from runstudio.commands.runs import RUN_ID_HELP, with_services
 from runstudio.errors import UsageProblem
-from runstudio.options import AlwaysJsonFlag, JsonFlag, read_object_option
-from runstudio.output import echo, print_json
+from runstudio.lazy import lazy_attribute
+from runstudio.options import JsonFlag, read_object_option
+from runstudio.output import echo, print_json, print_table
+
+if TYPE_CHECKING:
+    from engine.services.audit import Actor
+    from engine.services.context import ServiceContext
+else:
+    Actor = lazy_attribute("engine.services.audit", "Actor")  # read when a command runs, not when it is listed
 
 
 def register(app: typer.Typer) -> None:
@@ -30,14 +37,30 @@ def replay_command(
             "Placeholders left at redacted places are restored from the original.",
         ),
     ] = None,
-    as_json: AlwaysJsonFlag = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Start nothing: list each action call of the original run as reused (the ledger answers), "
+            "runs again or unknown (its key is known only at run time), and count the side effects that "
+            "will run again: calls of actions not declared side-effect free that run again or are unknown. "
+            "A table, or with --json {run_id, edited, side_effects, reused, runs_again, unknown, calls}.",
+        ),
+    ] = False,
+    as_json: JsonFlag = False,
 ) -> None:
-    """Start a new run of the same definition version from this run's input; prints {"run_id": …, "replay_of": …}."""
+    """Start a new run of the same definition version from this run's input; prints {"run_id": …, "replay_of": …}.
+
+    Starting a replay always prints JSON; --dry-run previews it instead (a table, or JSON with --json).
+    """
     from engine.services.replay import replay_run
     from engine.services.runs import resolve_run_id
 
-    del as_json  # the output is JSON either way
     edited = read_object_option(payload, "--payload") if payload is not None else None
+
+    if dry_run:
+        _print_preview(ctx, run_id, edited, as_json=as_json)
+        return
 
     async def work(services: ServiceContext) -> tuple[str, str]:
         original = await resolve_run_id(services, run_id)
@@ -45,6 +68,39 @@ def replay_command(
 
     new_run_id, original = with_services(ctx, work)
     print_json({"run_id": new_run_id, "replay_of": original})
+
+
+def _print_preview(ctx: typer.Context, run_id: str, edited: dict[str, Any] | None, *, as_json: bool) -> None:
+    """Compute and print the replay preview; reads only (no run, no audit row, no Temporal call)."""
+    from engine.services.replay_preview import ReplayPreview, preview_replay, side_effects_sentence
+    from engine.services.runs import resolve_run_id
+
+    async def work(services: ServiceContext) -> ReplayPreview:
+        return await preview_replay(services, await resolve_run_id(services, run_id), payload=edited)
+
+    preview = with_services(ctx, work)
+    if as_json:
+        print_json(preview.model_dump(mode="json"))
+        return
+    which = "the edited payload" if preview.edited else "the original input"
+    echo(f"replay of run {preview.run_id} ({preview.workflow_id} v{preview.workflow_version}) with {which}:")
+    print_table(
+        ["STEP", "ACTION", "PURE", "OUTCOME", "WHY"],
+        [
+            [
+                c.step_path + (f" #{c.iteration}" if c.iteration else ""),
+                f"{c.action} v{c.version}",
+                "yes" if c.pure else "no",
+                c.outcome,
+                c.reason,
+            ]
+            for c in preview.calls
+        ],
+    )
+    echo(
+        f"{side_effects_sentence(preview.side_effects)} "
+        f"({preview.reused} reused, {preview.runs_again} run again, {preview.unknown} unknown); nothing was started"
+    )
 
 
 def export_command(

@@ -1,17 +1,24 @@
 """Ingress and people: ``event send``, ``event rule set|list``, ``tasks``, ``task complete``."""
 
+from __future__ import annotations
+
 import unicodedata
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from engine.services.audit import Actor
-from engine.services.context import ServiceContext
 from engine.services.when import ago
 from runstudio.commands.runs import with_services
+from runstudio.lazy import lazy_attribute
 from runstudio.options import AlwaysJsonFlag, JsonFlag, read_json_option, read_object_option
 from runstudio.output import echo, print_json, print_table
+
+if TYPE_CHECKING:
+    from engine.services.audit import Actor
+    from engine.services.context import ServiceContext
+else:
+    Actor = lazy_attribute("engine.services.audit", "Actor")  # read when a command runs, not when it is listed
 
 
 def register(app: typer.Typer) -> None:

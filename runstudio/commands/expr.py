@@ -15,23 +15,27 @@ whole milliseconds, read once per process, so every case of a ``--cases`` file s
 It starts nothing (no database, no Temporal): it is the author's loop for trying expressions.
 """
 
+from __future__ import annotations
+
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, TextIO
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 
-from engine.expressions import EvalEnv, ExpressionError, check_expression, evaluate
 from engine.inbound import InboundRejected, check_json
-from engine.services.payloads import PayloadRejected, parse_json_text
 from runstudio.context import options
 from runstudio.errors import USAGE_EXIT, UsageProblem, error_line
 from runstudio.options import AlwaysJsonFlag, json_type, read_object_option
 from runstudio.output import json_text, print_json
+
+if TYPE_CHECKING:
+    # JSONata (with re2) and jsonschema load when an expression is evaluated, not when the CLI is built.
+    from engine.expressions import EvalEnv
 
 REFUSED_AT_PUBLISH = "RS1007"
 """Error code when publish would refuse the expression (see ``engine.expressions.ERROR_CODES``)."""
@@ -114,6 +118,8 @@ def expr_command(
     An unusable --payload, --vars or --now is a usage error: the {"error": …} object (code RS1008) is still
     printed, and the exit code is 2.
     """
+    from engine.services.payloads import PayloadRejected
+
     del as_json  # output is JSON either way; the flag exists because every command accepts it
     tenant = options(ctx).tenant
     if cases is not None:
@@ -143,6 +149,8 @@ def expr_command(
 
 def evaluate_for_author(expression: str, context: dict[str, Any], env: EvalEnv) -> Outcome:
     """Check ``expression`` as publish does, then evaluate it under the workflow contract."""
+    from engine.expressions import ExpressionError, evaluate
+
     try:
         check_json(expression, what="expression")
     except InboundRejected as exc:
@@ -168,6 +176,8 @@ def clock_env(now: str | None) -> EvalEnv:
 
     Raises ``ValueError`` naming ``--now`` when the text is not an ISO-8601 date-time.
     """
+    from engine.expressions import EvalEnv
+
     if now is None:
         moment = _current_millisecond()
     else:
@@ -181,6 +191,8 @@ def clock_env(now: str | None) -> EvalEnv:
 
 def run_case_lines(lines: Iterable[str], *, tenant: str, env: EvalEnv) -> Iterator[tuple[dict[str, Any], bool]]:
     """Evaluate each non-blank JSON line; yield ``({"id", "value"} | {"id", "error"}, line_was_usable)``."""
+    from engine.services.payloads import PayloadRejected, parse_json_text
+
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -240,6 +252,8 @@ def _object_field(case: dict[str, Any], field: str, number: int) -> dict[str, An
 @lru_cache(maxsize=1024)
 def _publish_problems(expression: str) -> list[str]:
     # Cached: a cases file often repeats an expression over many documents.
+    from engine.expressions import check_expression
+
     return check_expression(expression)
 
 

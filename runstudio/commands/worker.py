@@ -4,8 +4,8 @@ from typing import Annotated
 
 import typer
 
-from engine.config import load_settings
 from runstudio.context import run_async
+from runstudio.lazy import load_settings
 
 
 def register(app: typer.Typer) -> None:

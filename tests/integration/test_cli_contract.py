@@ -66,6 +66,7 @@ def test_every_command_accepts_json() -> None:
     paths = {path for path, _ in commands}
     assert {"start", "replay", "publish", "event send", "cancel", "export", "doctor", "services status"} <= paths
     assert {"definitions", "tasks", "task complete", "runs", "show", "expr", "migrate", "worker", "tui"} <= paths
+    assert {"schedules", "schedule pause", "schedule trigger", "diff", "serve", "codec-server"} <= paths
     without = [path for path, options in commands if "--json" not in options]
     assert without == [], f"commands without --json: {without}"
 
@@ -196,7 +197,8 @@ async def test_the_json_forms_of_cancel_export_doctor_migrate_and_services_statu
 
     doctor = runstudio(*tenant, "doctor", "--json", env=env)
     report = json.loads(doctor.stdout)
-    assert [c["name"] for c in report["checks"]] == ["database", "migrations", "temporal", "workers", "stuck runs"]
+    names = ["database", "migrations", "temporal", "search attributes", "workers", "stuck runs"]
+    assert [c["name"] for c in report["checks"]] == names
     assert all(set(c) == {"name", "ok", "detail", "fix"} for c in report["checks"])
     assert report["ok"] is all(c["ok"] for c in report["checks"])
     assert doctor.returncode == (0 if report["ok"] else 1), doctor.stderr
