@@ -15,6 +15,7 @@ from runstudio.output import print_json
 
 if TYPE_CHECKING:
     from engine import devstack
+    from engine.config import Settings
 else:
     devstack = lazy_module("engine.devstack")  # process tools and the SDK load only when a command runs
 
@@ -64,6 +65,10 @@ def start_command(
         typer.echo(f"export TEMPORAL_ADDRESS={shlex.quote(endpoints.temporal_address)}")
         typer.echo(f"export TEMPORAL_NAMESPACE={shlex.quote(endpoints.temporal_namespace)}")
         typer.echo(f"export TEMPORAL_UI_URL={shlex.quote(endpoints.temporal_ui_url)}")
+        if settings.encryption_keys is None:
+            # Every process of this stack must share its keys: a shell elsewhere (another RUNSTUDIO_HOME)
+            # would otherwise generate its own and write payloads the worker cannot read.
+            typer.echo(f"export RUNSTUDIO_ENCRYPTION_KEY_FILE={shlex.quote(str(_key_file(settings, home)))}")
         return
     stack = devstack.status(home)
     if as_json:
@@ -141,3 +146,12 @@ def _status_line(service: devstack.ServiceStatus) -> str:
     state = "running" if service.ready else "running, not answering"
     line = f"{service.name:<9} {state}  pid {service.pid}  {service.address}"
     return f"{line}  web UI {service.ui_url}" if service.ui_url else line
+
+
+def _key_file(settings: Settings, home: Path) -> Path:
+    """The stack's key file (created now if it is the embedded one and does not exist yet), absolute."""
+    from engine.keyring import EMBEDDED_KEY_FILE, load_keyring
+
+    load_keyring(settings)
+    path = settings.encryption_key_file or home / EMBEDDED_KEY_FILE
+    return path.expanduser().resolve()

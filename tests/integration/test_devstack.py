@@ -272,7 +272,7 @@ def test_two_homes_run_side_by_side() -> None:
 
 def run_cli(home: Path, *args: str) -> "subprocess.CompletedProcess[str]":
     env = cli_env(RUNSTUDIO_HOME=str(home))
-    for name in ("RUNSTUDIO_DATABASE_URL", "TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE"):
+    for name in ("RUNSTUDIO_DATABASE_URL", "TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "RUNSTUDIO_ENCRYPTION_KEYS"):
         env.pop(name, None)
     return subprocess.run(
         [venv_binary("runstudio"), *args], env=env, capture_output=True, text=True, timeout=60, check=False
@@ -289,9 +289,15 @@ async def test_cli_print_env_leaves_the_stack_running_and_stop_ends_it(home: Pat
         "export TEMPORAL_ADDRESS",
         "export TEMPORAL_NAMESPACE",
         "export TEMPORAL_UI_URL",
+        "export RUNSTUDIO_ENCRYPTION_KEY_FILE",
     ]
     values = dict(shlex.split(line)[1].split("=", 1) for line in lines)
     assert values["TEMPORAL_NAMESPACE"] == "default"
+    # The stack's own key file, so a shell elsewhere encrypts with the keys its worker holds.
+    key_file = Path(values["RUNSTUDIO_ENCRYPTION_KEY_FILE"])
+    assert key_file == (home / "encryption.keys").resolve()
+    mode, text = await asyncio.to_thread(lambda: (key_file.stat().st_mode, key_file.read_text()))
+    assert mode & 0o777 == 0o600 and text.count(":") == 1
     assert await select_one(values["RUNSTUDIO_DATABASE_URL"]) == 1
     assert await describe_default_namespace(values["TEMPORAL_ADDRESS"]) == "default"
 
