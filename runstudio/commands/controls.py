@@ -84,19 +84,22 @@ def _print_preview(ctx: typer.Context, run_id: str, edited: dict[str, Any] | Non
         return
     which = "the edited payload" if preview.edited else "the original input"
     echo(f"replay of run {preview.run_id} ({preview.workflow_id} v{preview.workflow_version}) with {which}:")
-    print_table(
-        ["STEP", "ACTION", "PURE", "OUTCOME", "WHY"],
-        [
+    if not preview.calls:
+        echo("the original run made no action calls; a replay repeats none")
+    else:
+        print_table(
+            ["STEP", "ACTION", "PURE", "OUTCOME", "WHY"],
             [
-                c.step_path + (f" #{c.iteration}" if c.iteration else ""),
-                f"{c.action} v{c.version}",
-                "yes" if c.pure else "no",
-                c.outcome,
-                c.reason,
-            ]
-            for c in preview.calls
-        ],
-    )
+                [
+                    c.step_path + (f" #{c.iteration}" if c.iteration else ""),
+                    f"{c.action} v{c.version}",
+                    "yes" if c.pure else "no",
+                    c.outcome,
+                    c.reason,
+                ]
+                for c in preview.calls
+            ],
+        )
     echo(
         f"{side_effects_sentence(preview.side_effects)} "
         f"({preview.reused} reused, {preview.runs_again} run again, {preview.unknown} unknown); nothing was started"

@@ -80,6 +80,8 @@ def publish_command(
             "definition_hash": published.definition_hash,
             "created": published.created,
             "warnings": published.warnings,
+            # What happened to its Temporal Schedule: created/updated/deleted/unchanged, null if it has none.
+            "schedule": published.schedule,
         }
     )
 

@@ -15,7 +15,7 @@ from engine.services.replay_preview import ReplayPreview, preview_replay
 from engine.services.runs import get_run_detail
 from engine.stack import Endpoints
 from tests.conftest import cli_env
-from tests.helpers import runstudio, wait_for_run
+from tests.helpers import publish_examples, runstudio, wait_for_run
 
 
 def outbox(step_id: str, key: Any, **extra: Any) -> dict[str, Any]:
@@ -208,3 +208,22 @@ async def test_cli_dry_run_refuses_a_bad_payload_with_one_error_line(services: S
     assert result.stderr.count("error:") == 1 and "orderId" in result.stderr
     assert result.stdout == ""
     assert await count_rows(services) == before
+
+
+async def test_cli_dry_run_of_a_run_without_action_calls_says_so(services: ServiceContext) -> None:
+    await publish_examples(services, "support_login")
+    run_id = await launch_run(
+        services, workflow_id="support-login", payload={"user": "ana", "password": "hunter2", "customer": {}}
+    )
+    await wait_for_run(services, run_id)
+    env = cli_env(
+        RUNSTUDIO_DATABASE_URL=services.endpoints.database_url,
+        TEMPORAL_ADDRESS=services.endpoints.temporal_address,
+        TEMPORAL_NAMESPACE="default",
+    )
+    result = runstudio("--tenant", services.tenant, "replay", run_id, "--dry-run", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[1:] == [
+        "the original run made no action calls; a replay repeats none",
+        "0 side effects will run again (0 reused, 0 run again, 0 unknown); nothing was started",
+    ]

@@ -219,6 +219,11 @@ async def test_invalid_cron_is_refused_at_publish_with_its_path(
     assert count == 0
     missing = await cli("--tenant", services.tenant, "schedule", "pause", "tuesdays", env=env)
     assert missing.returncode == 1 and missing.stderr.startswith("error: workflow 'tuesdays' has no schedule")
+    # Fixed, the same publish says what it did to the schedule.
+    bad.write_text(json.dumps(definition("tuesdays", 1, {"type": "schedule", "cron": "0 9 * * tue"})))
+    fixed = await cli("--tenant", services.tenant, "publish", str(bad), env=env)
+    assert fixed.returncode == 0, fixed.stderr
+    assert json.loads(fixed.stdout)["schedule"] == "created"
 
 
 async def test_a_later_version_without_the_trigger_deletes_the_schedule(tenant_schedules: ServiceContext) -> None:
