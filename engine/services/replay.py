@@ -37,39 +37,15 @@ async def replay_run(ctx: ServiceContext, run_id: str, *, payload: dict[str, Any
     An edited payload passes the inbound rules (``PayloadRejected`` naming the path and the rule) before
     the run is even read, so a hostile payload writes nothing.
     """
-    if payload is not None:
-        if not isinstance(payload, dict):
-            raise PayloadRejected([f"payload must be a JSON object, got {type(payload).__name__}"])
-        try:
-            check_json(payload, what="payload")
-        except InboundRejected as exc:
-            raise PayloadRejected([str(exc)]) from None
     check_actor(actor.user, actor.source)
-    run = await get_run(ctx, run_id)
-    version = await definitions.get_version(
-        ctx.pool, tenant=ctx.tenant, workflow_id=run.workflow_id, version=run.workflow_version
-    )
-    if version is None:
-        raise ReplayNotPossible(
-            f"run {run.run_id} used {run.workflow_id} v{run.workflow_version}, which no longer exists; "
-            "start a new run of a published version instead"
-        )
-    original = await _original_input(ctx, run)
-    if payload is None:
-        to_send = original
-    else:
-        to_send, problems = restore_placeholders(payload, original, version.definition.get("redact", []))
-        if problems:
-            raise PayloadRejected(problems)
-    edited = payload is not None
-    # Which secrets the edit overwrote (paths, never values): a diff of the two runs cannot see behind placeholders.
-    replaced = replaced_secret_paths(payload, original, version.definition.get("redact", [])) if payload else []
+    source = await replay_source(ctx, run_id, payload=payload)
+    run, edited, replaced = source.run, source.edited, source.secrets_replaced
     try:
         new_run_id = await launch_run(
             ctx,
             workflow_id=run.workflow_id,
             version=run.workflow_version,
-            payload=to_send,
+            payload=source.payload,
             trigger="replay",
             trigger_metadata={"replayOfRunId": run.run_id, "edited": edited},
         )
@@ -107,6 +83,9 @@ class ReplaySource(BaseModel):
     payload: dict[str, Any]
     """The original input (unedited), or the edited payload with its placeholders restored; never shown."""
     edited: bool
+    secrets_replaced: list[str] = []
+    """Paths of the secrets the edit overwrote (never values): a diff of the two runs cannot see behind
+    placeholders, so the replay's audit entry records them."""
 
 
 async def replay_source(ctx: ServiceContext, run_id: str, *, payload: dict[str, Any] | None) -> ReplaySource:
@@ -135,10 +114,12 @@ async def replay_source(ctx: ServiceContext, run_id: str, *, payload: dict[str, 
     original = await _original_input(ctx, run)
     if payload is None:
         return ReplaySource(run=run, version=version, payload=original, edited=False)
-    restored, problems = restore_placeholders(payload, original, version.definition.get("redact", []))
+    redact = version.definition.get("redact", [])
+    restored, problems = restore_placeholders(payload, original, redact)
     if problems:
         raise PayloadRejected(problems)
-    return ReplaySource(run=run, version=version, payload=restored, edited=True)
+    replaced = replaced_secret_paths(payload, original, redact)
+    return ReplaySource(run=run, version=version, payload=restored, edited=True, secrets_replaced=replaced)
 
 
 async def _original_input(ctx: ServiceContext, run: RunRow) -> dict[str, Any]:

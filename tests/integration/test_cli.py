@@ -7,17 +7,13 @@ import pytest
 
 from engine.services.context import ServiceContext
 from engine.services.launch import launch_run
-from tests.conftest import cli_env
+from tests.conftest import cli_env, services_env
 from tests.helpers import EXAMPLES, publish_examples, runstudio, wait_for_run
 
 
 @pytest.fixture
 def env(services: ServiceContext) -> dict[str, str]:
-    return cli_env(
-        RUNSTUDIO_DATABASE_URL=services.endpoints.database_url,
-        TEMPORAL_ADDRESS=services.endpoints.temporal_address,
-        TEMPORAL_NAMESPACE="default",
-    )
+    return services_env(services)
 
 
 def test_publish_invalid_file_lists_every_problem_without_a_traceback(

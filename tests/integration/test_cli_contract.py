@@ -18,7 +18,7 @@ from engine.services.launch import launch_run
 from engine.services.when import ago
 from runstudio.cli import app
 from studio_tui import format as studio_format
-from tests.conftest import cli_env
+from tests.conftest import cli_env, services_env
 from tests.helpers import publish_examples, runstudio, wait_for_run
 
 BOX = "│╭╰─"
@@ -27,11 +27,7 @@ BOX = "│╭╰─"
 
 @pytest.fixture
 def env(services: ServiceContext) -> dict[str, str]:
-    return cli_env(
-        RUNSTUDIO_DATABASE_URL=services.endpoints.database_url,
-        TEMPORAL_ADDRESS=services.endpoints.temporal_address,
-        TEMPORAL_NAMESPACE="default",
-    )
+    return services_env(services)
 
 
 def one_error_line(stderr: str) -> str:

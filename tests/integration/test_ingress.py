@@ -25,7 +25,7 @@ from engine.services.launch import launch_run
 from engine.services.publish import publish_definition
 from engine.services.runs import get_run_detail
 from engine.temporal import workflow_id_for_run
-from tests.conftest import cli_env
+from tests.conftest import services_env
 from tests.helpers import publish_examples, wait_for_run, wait_until
 
 APPROVED = "ticket.approved"
@@ -298,11 +298,7 @@ def cli_script(tmp_path: Path) -> Path:
 
 def run_cli(script: Path, services: ServiceContext, *args: str) -> subprocess.CompletedProcess[str]:
     """Run the command-line script against the test's services and tenant."""
-    env = cli_env(
-        RUNSTUDIO_DATABASE_URL=services.endpoints.database_url,
-        TEMPORAL_ADDRESS=services.endpoints.temporal_address,
-        TEMPORAL_NAMESPACE="default",
-    )
+    env = services_env(services)
     return subprocess.run(
         [sys.executable, str(script), "--tenant", services.tenant, *args],
         env=env,

@@ -15,7 +15,7 @@ from engine.dsl.validate import DefinitionInvalid, Problem
 from engine.services.context import ServiceContext
 from engine.services.launch import launch_run
 from engine.services.publish import publish_definition
-from tests.conftest import cli_env
+from tests.conftest import services_env
 from tests.helpers import wait_for_run
 
 ISO_MILLIS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
@@ -148,11 +148,7 @@ class TestSelfCallWarnings:
     ) -> None:
         file = tmp_path / "self.json"
         file.write_text(json.dumps(definition("loop", guarded("more", call("again", "loop")))))
-        env = cli_env(
-            RUNSTUDIO_DATABASE_URL=services.endpoints.database_url,
-            TEMPORAL_ADDRESS=services.endpoints.temporal_address,
-            TEMPORAL_NAMESPACE="default",
-        )
+        env = services_env(services)
 
         result = subprocess.run(
             [sys.executable, "-c", "from runstudio.cli import main; main()",

@@ -14,7 +14,7 @@ from engine.services.publish import publish_definition
 from engine.services.replay_preview import ReplayPreview, preview_replay
 from engine.services.runs import get_run_detail
 from engine.stack import Endpoints
-from tests.conftest import cli_env
+from tests.conftest import services_env
 from tests.helpers import publish_examples, runstudio, wait_for_run
 
 
@@ -167,11 +167,7 @@ async def count_rows(services: ServiceContext) -> tuple[int, int]:
 
 async def test_cli_dry_run_prints_the_preview_and_starts_nothing(services: ServiceContext) -> None:
     run_id, _ = await finished_run(services)
-    env = cli_env(
-        RUNSTUDIO_DATABASE_URL=services.endpoints.database_url,
-        TEMPORAL_ADDRESS=services.endpoints.temporal_address,
-        TEMPORAL_NAMESPACE="default",
-    )
+    env = services_env(services)
     tenant = ["--tenant", services.tenant]
     before = await count_rows(services)
     table = runstudio(*tenant, "replay", run_id[:8], "--dry-run", env=env)
@@ -195,11 +191,7 @@ async def test_cli_dry_run_prints_the_preview_and_starts_nothing(services: Servi
 
 async def test_cli_dry_run_refuses_a_bad_payload_with_one_error_line(services: ServiceContext) -> None:
     run_id, _ = await finished_run(services)
-    env = cli_env(
-        RUNSTUDIO_DATABASE_URL=services.endpoints.database_url,
-        TEMPORAL_ADDRESS=services.endpoints.temporal_address,
-        TEMPORAL_NAMESPACE="default",
-    )
+    env = services_env(services)
     before = await count_rows(services)
     result = runstudio(
         "--tenant", services.tenant, "replay", run_id, "--dry-run", "--payload", '{"card": "x"}', env=env
@@ -216,11 +208,7 @@ async def test_cli_dry_run_of_a_run_without_action_calls_says_so(services: Servi
         services, workflow_id="support-login", payload={"user": "ana", "password": "hunter2", "customer": {}}
     )
     await wait_for_run(services, run_id)
-    env = cli_env(
-        RUNSTUDIO_DATABASE_URL=services.endpoints.database_url,
-        TEMPORAL_ADDRESS=services.endpoints.temporal_address,
-        TEMPORAL_NAMESPACE="default",
-    )
+    env = services_env(services)
     result = runstudio("--tenant", services.tenant, "replay", run_id, "--dry-run", env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[1:] == [

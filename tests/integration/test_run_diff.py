@@ -22,7 +22,7 @@ from engine.services.publish import publish_definition
 from engine.services.replay import replay_run
 from engine.services.run_diff import NotAReplay, RunDiff, RunsNotComparable, diff_against_original, diff_runs
 from engine.services.runs import RunNotFound
-from tests.conftest import cli_env
+from tests.conftest import services_env
 from tests.helpers import publish_examples, wait_for_run
 
 OLD_SECRET, NEW_SECRET, SSN = "hunter22-old", "correct-horse-new", "123-45-6789"
@@ -229,11 +229,7 @@ async def test_runs_of_different_workflows_the_same_run_and_other_tenants_are_re
 
 
 def cli_environment(services: ServiceContext) -> dict[str, str]:
-    return cli_env(
-        RUNSTUDIO_DATABASE_URL=services.endpoints.database_url,
-        TEMPORAL_ADDRESS=services.endpoints.temporal_address,
-        TEMPORAL_NAMESPACE="default",
-    )
+    return services_env(services)
 
 
 def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

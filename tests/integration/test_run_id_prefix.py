@@ -14,7 +14,7 @@ from engine.services.context import ServiceContext
 from engine.services.launch import launch_run
 from engine.services.runs import RunIdAmbiguous, RunNotFound, resolve_run_id, run_id_range
 from engine.store import definitions, runs
-from tests.conftest import cli_env
+from tests.conftest import services_env
 from tests.helpers import publish_examples, runstudio, wait_for_run
 
 SHARED = [f"abcdef{n:02d}-0000-4000-8000-000000000000" for n in range(6)]
@@ -24,11 +24,7 @@ TWIN = "abcdef05-1111-4000-8000-000000000000"
 
 @pytest.fixture
 def env(services: ServiceContext) -> dict[str, str]:
-    return cli_env(
-        RUNSTUDIO_DATABASE_URL=services.endpoints.database_url,
-        TEMPORAL_ADDRESS=services.endpoints.temporal_address,
-        TEMPORAL_NAMESPACE="default",
-    )
+    return services_env(services)
 
 
 async def _seed(services: ServiceContext, run_ids: list[str], *, tenant: str | None = None) -> None:

@@ -31,7 +31,7 @@ from engine.store import runs
 from engine.temporal import schedules as temporal_schedules
 from engine.temporal import workflow_id_for_run
 from engine.temporal.contracts import LaunchScheduledRequest, RunResult, ScheduledLaunch
-from tests.conftest import cli_env, venv_binary
+from tests.conftest import services_env, venv_binary
 from tests.helpers import wait_for_run, wait_until
 
 # The schedules command module is registered by runstudio.commands.COMMAND_MODULES once wired; until then the
@@ -73,11 +73,7 @@ YEARLY = {"type": "schedule", "cron": "0 0 1 1 *"}
 
 @pytest.fixture
 def env(services: ServiceContext) -> dict[str, str]:
-    return cli_env(
-        RUNSTUDIO_DATABASE_URL=services.endpoints.database_url,
-        TEMPORAL_ADDRESS=services.endpoints.temporal_address,
-        TEMPORAL_NAMESPACE="default",
-    )
+    return services_env(services)
 
 
 @pytest.fixture
