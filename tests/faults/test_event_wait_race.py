@@ -61,11 +61,19 @@ async def test_an_event_delivered_in_the_task_that_opens_its_wait_resolves_it(st
     async def timer_open() -> bool:
         return bool(await stack.pool.fetchval(OPEN_TIME_WAIT, TENANT, run_id))
 
+    handle = stack.client.get_workflow_handle(workflow_id_for_run(run_id))
+
+    async def timer_started() -> bool:
+        # The wait row is written inside the task that starts the timer; only the task's completion (the
+        # timer in the history) makes the signal below land in a later task, the one that opens the wait.
+        history = await handle.fetch_history()
+        return any(event.HasField("timer_started_event_attributes") for event in history.events)
+
     await wait_until(timer_open, timeout=60, what="the timer before the event wait")
+    await wait_until(timer_started, timeout=60, what="the task that started the timer to complete")
     for proc in stack.workers.alive():
         stack.workers.kill(proc)
     # What ingress sends once it sees the wait row; here it lands before the wait exists in the workflow.
-    handle = stack.client.get_workflow_handle(workflow_id_for_run(run_id))
     signal = EventSignal(event_id="e1", event_name="go", correlation_key="k1", payload={"v": 1})
     await handle.signal(RunWorkflow.event, signal)
     await asyncio.sleep(TIMER_S + 0.5)  # the timer is due: the next task resolves it and opens the wait

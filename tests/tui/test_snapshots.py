@@ -272,6 +272,8 @@ def no_cursor_blink() -> Steps:
 
         for editor in app.screen.query(TextArea):
             editor.cursor_blink = False
+            # A stopped cursor is drawn only while focused; focus it again so the shot never depends on timing.
+            editor.focus()
         await settle(pilot)
 
     return step
