@@ -204,7 +204,7 @@ SELECT 't', gen_random_uuid(), CASE WHEN g % 100 = 0 THEN 'timer' ELSE 'wf-' || 
     [
         (RunFilter(trigger="schedule"), "started", "workflow_runs_by_trigger"),
         (RunFilter(workflow_prefix="ti"), "started", "workflow_runs_workflow_prefix"),
-        (RunFilter(stuck_before=datetime.now(UTC)), "started", "workflow_runs_stuck_latest"),
+        (RunFilter(stuck_before=datetime.now(UTC)), "started", "workflow_runs_by_status"),
         (RunFilter(since=datetime.now(UTC) - timedelta(minutes=30)), "started", "workflow_runs_latest"),
         (RunFilter(), "duration", "workflow_runs_by_duration"),
         (RunFilter(), "status", "workflow_runs_by_status"),
