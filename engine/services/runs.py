@@ -2,6 +2,8 @@
 
 import re
 import uuid
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, get_args
 
@@ -176,7 +178,7 @@ class RunDetail(BaseModel):
     """The original run when this run is a replay."""
 
 
-def is_stuck(run: RunRow | RunSummary, now: datetime) -> bool:
+def is_stuck(run: RunRow | RunSummary | run_list.SummaryRow, now: datetime) -> bool:
     """RUNNING, no step yet, and started more than ``STUCK_AFTER`` ago."""
     return run.status == "RUNNING" and run.step_count == 0 and now - run.started_at > STUCK_AFTER
 
@@ -195,14 +197,17 @@ async def list_runs(
     sort: RunSort = "started",
     after: Keyset | None = None,
     limit: int = 100,
+    run_ids: Sequence[str] | None = None,
 ) -> list[RunSummary]:
     """One keyset page of runs in ``sort`` order (newest first by default), each with why it is where it is.
 
     ``workflow_id`` is exact, ``workflow_prefix`` the case-insensitive start of one; ``run_id_prefix`` matches
     the start of run ids (case-insensitive); ``stuck`` keeps only stuck runs; ``since`` is a time or a
     duration back from now, ``until`` a time (started before it). ``after`` is the last row's
-    ``cursor_of(run, sort)``. Filters are checked first (``InboundRejected``): a known status, trigger and
-    sort, text Postgres can compare, a page size of 1..``MAX_PAGE``.
+    ``cursor_of(run, sort)``. ``run_ids`` keeps only those runs (the studio re-reads the rows on screen).
+    Only the list's columns are read: no run's input, vars or output is decoded. Filters are checked first
+    (``InboundRejected``): a known status, trigger and sort, text Postgres can compare, a page size of
+    1..``MAX_PAGE``.
     """
     where = _run_filter(
         ctx,
@@ -222,7 +227,9 @@ async def list_runs(
         after = (*after[:-1], parse_run_id(after[-1]))
     if where is None:
         return []  # text that cannot start a run id matches no run
-    rows = await run_list.page(ctx.pool, tenant=ctx.tenant, where=where, sort=sort, after=after, limit=limit)
+    if run_ids is not None:
+        where = replace(where, run_ids=[parse_run_id(run_id) for run_id in run_ids])
+    rows = await run_list.summary_page(ctx.pool, tenant=ctx.tenant, where=where, sort=sort, after=after, limit=limit)
     now = ctx.clock()
     errors = await _error_lines(ctx, rows)
     return [
@@ -327,7 +334,7 @@ def _run_filter(
 _RUN_ID_ALPHABET = re.compile(r"[0-9a-f-]{1,36}")
 
 
-async def _error_lines(ctx: ServiceContext, rows: list[run_list.ListRow]) -> dict[str, tuple[str | None, str]]:
+async def _error_lines(ctx: ServiceContext, rows: Sequence[run_list.SummaryRow]) -> dict[str, tuple[str | None, str]]:
     """(category, first line of the redacted message) of each failed or canceled row's error.
 
     Redaction needs each run's definition: one read per distinct definition version on the page.
@@ -339,7 +346,7 @@ async def _error_lines(ctx: ServiceContext, rows: list[run_list.ListRow]) -> dic
         paths[key] = list(version.definition.get("redact", [])) if version else []
     lines: dict[str, tuple[str | None, str]] = {}
     for r in failed:
-        error = Redactor.for_input(r.input, paths[(r.workflow_id, r.workflow_version)]).value(r.error)
+        error = Redactor.for_input(r.input or {}, paths[(r.workflow_id, r.workflow_version)]).value(r.error)
         category = error.get("category") if isinstance(error, dict) else None
         message = error.get("message") if isinstance(error, dict) else None
         lines[r.run_id] = (

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final, Literal, Protocol, get_args
 
 import asyncpg
+from pydantic import BaseModel
 
 from engine.store.db import Conn
 from engine.store.runs import RUN_COLUMNS, RunRow, run_row
@@ -53,6 +54,8 @@ class RunFilter:
     """Started at or after."""
     until: datetime | None = None
     """Started before."""
+    run_ids: list[str] | None = None
+    """Only these runs (the studio re-reads the rows on screen by id rather than its whole window)."""
 
 
 class ListRow(RunRow):
@@ -65,6 +68,41 @@ class ListRow(RunRow):
     task_title: str | None = None
     current_step_id: str | None = None
 
+
+class SummaryRow(BaseModel):
+    """A run as the list shows it, and nothing more: no input, vars or output to decode.
+
+    ``error`` and ``input`` are read only for runs that failed (the error's first line is redacted with the
+    run's input); for every other run both are ``None``.
+    """
+
+    run_id: str
+    workflow_id: str
+    workflow_version: int
+    status: str
+    trigger: str
+    step_count: int
+    started_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+    cancel_requested_at: datetime | None
+    cancel_requested_by: str | None
+    error: dict[str, Any] | None
+    input: dict[str, Any] | None
+    wait_type: str | None = None
+    wait_event: str | None = None
+    wait_key: str | None = None
+    wait_timeout_at: datetime | None = None
+    task_title: str | None = None
+    current_step_id: str | None = None
+
+
+# The list's own columns. The JSON a run carries (input, vars, output: kilobytes each) was most of a page's
+# cost once the query itself took a millisecond; only a failed run's error and input are still read.
+SUMMARY_COLUMNS: Final = """r.run_id::text AS run_id, r.workflow_id, r.workflow_version, r.status, r.trigger,
+       r.step_count, r.started_at, r.updated_at, r.completed_at, r.cancel_requested_at, r.cancel_requested_by,
+       r.error_json AS error,
+       CASE WHEN r.error_json IS NOT NULL THEN coalesce(r.input_redacted, r.input_json) END AS input"""
 
 _WHY_COLUMNS: Final = """,
        w.wait_type, w.event_name AS wait_event, w.correlation_key AS wait_key, w.timeout_at AS wait_timeout_at,
@@ -94,6 +132,7 @@ _FILTERS: Final[tuple[tuple[str, str], ...]] = (
     ("stuck_before", "r.status = 'RUNNING' AND r.step_count = 0 AND r.started_at < ${}"),
     ("since", "r.started_at >= ${}"),
     ("until", "r.started_at < ${}"),
+    ("run_ids", "r.run_id = ANY(${}::uuid[])"),
 )
 
 _ORDER: Final[dict[str, str]] = {
@@ -139,11 +178,14 @@ def _where(where: RunFilter) -> tuple[list[str], int]:
     return clauses, n
 
 
-def page_sql(where: RunFilter, *, sort: RunSort = "started", after: bool = False) -> str:
-    """The page query for one combination of filters and sort; parameters: tenant, filters, keyset, limit."""
+def page_sql(where: RunFilter, *, sort: RunSort = "started", after: bool = False, summary: bool = False) -> str:
+    """The page query for one combination of filters and sort; parameters: tenant, filters, keyset, limit.
+
+    ``summary`` selects only the list's columns (``SummaryRow``) instead of every column of the run.
+    """
     clauses, n = _where(where)
     order = _ORDER[sort]
-    select = f"SELECT {RUN_COLUMNS}{_WHY_COLUMNS}\n  FROM "
+    select = f"SELECT {SUMMARY_COLUMNS if summary else RUN_COLUMNS}{_WHY_COLUMNS}\n  FROM "
     if not after or sort == "started":
         if after:
             clauses.append(_AFTER_STARTED.format(n, n + 1))
@@ -197,6 +239,20 @@ def query_args(tenant: str, where: RunFilter) -> list[Any]:
     return args
 
 
+async def summary_page(
+    conn: Conn,
+    *,
+    tenant: str,
+    where: RunFilter,
+    sort: RunSort = "started",
+    after: Keyset | None = None,
+    limit: int = 100,
+) -> list[SummaryRow]:
+    """Like ``page``, with only the list's columns (what the runs list shows, without the run's JSON)."""
+    rows = await _page_records(conn, tenant=tenant, where=where, sort=sort, after=after, limit=limit, summary=True)
+    return [SummaryRow(**r) for r in rows]
+
+
 async def page(
     conn: Conn,
     *,
@@ -207,17 +263,29 @@ async def page(
     limit: int = 100,
 ) -> list[ListRow]:
     """One keyset page of runs matching ``where`` in ``sort`` order; ``after`` is the last row's ``keyset_of``."""
+    rows = await _page_records(conn, tenant=tenant, where=where, sort=sort, after=after, limit=limit, summary=False)
+    return [ListRow(**run_row(r)) for r in rows]
+
+
+async def _page_records(
+    conn: Conn,
+    *,
+    tenant: str,
+    where: RunFilter,
+    sort: RunSort,
+    after: Keyset | None,
+    limit: int,
+    summary: bool,
+) -> list[Any]:
     if sort not in RUN_SORTS:
         raise ValueError(f"unknown sort {sort!r}")
     args = query_args(tenant, where)
     if after is not None:
         args.extend(after)
-    sql = page_sql(where, sort=sort, after=after is not None)
+    sql = page_sql(where, sort=sort, after=after is not None, summary=summary)
     if where.workflow_prefix is None:
-        rows = await conn.fetch(sql, *args, limit)
-    else:
-        rows = await _fetch_planned_per_value(conn, sql, [*args, limit])
-    return [ListRow(**run_row(r)) for r in rows]
+        return list(await conn.fetch(sql, *args, limit))
+    return await _fetch_planned_per_value(conn, sql, [*args, limit])
 
 
 # How many runs a workflow prefix matches swings from none to most of the tenant ("w" vs "wf-17"). A cached

@@ -57,7 +57,11 @@ PAGE_SIZE: Final = 200
 PREFETCH_ROWS: Final = 40
 """Fetch the next page once the cursor is this close to the last loaded row."""
 REFRESH_SECONDS: Final = 2.0
-SEARCH_DEBOUNCE_SECONDS: Final = 0.25
+SEARCH_DEBOUNCE_SECONDS: Final = 0.06
+"""Wait this long after a key before searching: a keystroke that follows cancels the query, and a search
+answers in a few ms, so the pause only has to cover a burst of keys (goal: rows ≤ 100 ms after the last key)."""
+VISIBLE_MARGIN: Final = 5
+"""Rows above and below the screen re-read and re-drawn with the visible ones (a small scroll finds them fresh)."""
 FLASH_SECONDS: Final = 3.0
 """How long a row whose status changed stays highlighted."""
 SELECT_PAGE: Final = 1000
@@ -135,8 +139,9 @@ class RunsScreen(Screen[None]):
     ]
 
     class Loaded(Message):
-        """A page of runs arrived for ``query``: the first page, the page after ``after``, or a refresh of the
-        loaded window (``asked`` rows from the top); ``count`` is how many match (capped), when it was read."""
+        """A page of runs arrived for ``query``: the first page, the page after ``after``, or a refresh (``asked``
+        rows from the top, plus the rows on screen below them: ``visible`` is what is left of ``visible_ids``
+        under the filter); ``count`` is how many match (capped), when it was read."""
 
         def __init__(
             self,
@@ -146,6 +151,8 @@ class RunsScreen(Screen[None]):
             asked: int,
             after: Cursor | None = None,
             count: int | None = None,
+            visible_ids: list[str] | None = None,
+            visible: list[RunSummary] | None = None,
         ) -> None:
             self.query = query
             self.runs = runs
@@ -153,6 +160,8 @@ class RunsScreen(Screen[None]):
             self.asked = asked
             self.after = after
             self.count = count
+            self.visible_ids = visible_ids or []
+            self.visible = visible or []
             super().__init__()
 
     class LoadFailed(Message):
@@ -207,6 +216,12 @@ class RunsScreen(Screen[None]):
         """The query of the rows the table shows."""
         self._open_when_loaded = False
         """Enter was pressed in the search box before its results arrived: open the first one when they do."""
+        self._drawn: dict[str, tuple[tuple[RunSummary, bool, bool], Row, float]] = {}
+        """Each row's cells as last drawn, with what they were drawn from (run, marked, flashing) and when
+        (monotonic): a row is drawn again only when that changed or it is on screen (its "ago" and "took"
+        follow the clock)."""
+        self._drawn_columns: tuple[tuple[str, int], ...] = ()
+        self._viewport_pending = False
 
     def compose(self) -> ComposeResult:
         """Header, filter bar, search box, the table, command line, footer."""
@@ -327,15 +342,33 @@ class RunsScreen(Screen[None]):
 
     @work(exclusive=True, exit_on_error=False, group="runs-refresh")
     async def _refresh_window(self) -> None:
+        # The top page (where new runs arrive, and what the count starts from) and the rows on screen below it,
+        # by id: never the whole window scrolled through, which grew with every page and was re-read every 2 s.
         query = self.query_filters
-        asked = max(PAGE_SIZE, len(self._runs))
+        asked = PAGE_SIZE
+        on_screen = self._visible_ids()
         try:
             runs = await self._fetch(query, after=None, limit=asked)
+            top = {run.run_id for run in runs}
+            wanted = [run_id for run_id in on_screen if run_id not in top]
+            visible = await self._fetch_ids(query, wanted) if wanted else []
             count = await self._count_matching(query, runs, asked)
         except Exception as exc:
             self.post_message(self.LoadFailed(query, failure_text(exc, self.services.endpoints)))
             return
-        self.post_message(self.Loaded(query, runs, "refresh", asked, count=count))
+        self.post_message(self.Loaded(query, runs, "refresh", asked, count=count, visible_ids=wanted, visible=visible))
+
+    async def _fetch_ids(self, query: RunQuery, run_ids: list[str]) -> list[RunSummary]:
+        """The runs among ``run_ids`` that still match ``query``, as they are now."""
+        return await list_runs(
+            self.services, **query.list_kwargs(), sort=query.sort, run_ids=run_ids, limit=len(run_ids)
+        )
+
+    def _visible_ids(self) -> list[str]:
+        """The runs on screen, and a few rows either side."""
+        table = self.query_one(KeyedTable)
+        first = max(0, int(table.scroll_y) - VISIBLE_MARGIN)
+        return [run.run_id for run in self._runs[first : first + max(1, table.size.height) + 2 * VISIBLE_MARGIN]]
 
     async def _fetch(self, query: RunQuery, *, after: Cursor | None, limit: int) -> list[RunSummary]:
         return await list_runs(self.services, **query.list_kwargs(), sort=query.sort, after=after, limit=limit)
@@ -364,7 +397,7 @@ class RunsScreen(Screen[None]):
             self._exhausted = complete
         elif message.mode == "refresh" and not complete:
             # The window is full: rows loaded below it (a page that arrived meanwhile) stay.
-            self._runs = [*message.runs, *self._below(message.runs)]
+            self._runs = self._with_visible([*message.runs, *self._below(message.runs)], message)
         else:
             self._runs = list(message.runs)
             self._exhausted = complete
@@ -386,6 +419,15 @@ class RunsScreen(Screen[None]):
         if message.mode == "first" and self._open_when_loaded:
             self._open_when_loaded = False
             self._open_first_match()
+
+    @staticmethod
+    def _with_visible(runs: list[RunSummary], message: Loaded) -> list[RunSummary]:
+        """``runs`` with the rows re-read on screen as they are now; those that no longer match leave the list."""
+        if not message.visible_ids:
+            return runs
+        fresh = {run.run_id: run for run in message.visible}
+        gone = set(message.visible_ids) - fresh.keys() - {run.run_id for run in message.runs}
+        return [fresh.get(run.run_id, run) for run in runs if run.run_id not in gone]
 
     def _below(self, window: list[RunSummary]) -> list[RunSummary]:
         """Loaded rows after the refreshed window's last row (none if that row is new to the list)."""
@@ -485,13 +527,55 @@ class RunsScreen(Screen[None]):
             return Text(" ")
         return Text(MARK, style=role_style(self.app.theme_variables, "accent", bold=True))
 
-    def _render_rows(self, *, to_top: bool = False) -> None:
+    def _sync_table(self, *, scrolled: bool = False) -> None:
+        """Hand the table every row, drawing again only the rows that changed or are on screen.
+
+        After a scroll (``scrolled``), rows on screen are drawn again only if they were drawn a while ago."""
         table = self.query_one(KeyedTable)
         now = self.services.clock()
         columns = self._columns()
         keys = [c.key for c in columns]
+        shape = tuple((c.key, c.width) for c in columns)
+        if shape != self._drawn_columns:
+            self._drawn.clear()
+            self._drawn_columns = shape
         flashing = self.flashing
-        table.sync(columns, [self._row(run, now, keys, flashing) for run in self._runs])
+        on_screen = set(self._visible_ids())
+        stale = time.monotonic() - REFRESH_SECONDS / 2
+        drawn: dict[str, tuple[tuple[RunSummary, bool, bool], Row, float]] = {}
+        rows: list[Row] = []
+        changed: set[str] = set()
+        for run in self._runs:
+            state = (run, run.run_id in self._marked, run.run_id in flashing)
+            before = self._drawn.get(run.run_id)
+            if (
+                before is None
+                or before[0] != state
+                or (run.run_id in on_screen and (not scrolled or before[2] < stale))
+            ):
+                row = self._row(run, now, keys, flashing)
+                changed.add(run.run_id)
+                drawn[run.run_id] = (state, row, time.monotonic())
+            else:
+                row = before[1]
+                drawn[run.run_id] = before
+            rows.append(row)
+        self._drawn = drawn
+        table.sync(columns, rows, changed=changed)
+
+    def on_keyed_table_viewport_moved(self, _: KeyedTable.ViewportMoved) -> None:
+        """Rows scrolled into view are drawn again (once per frame): their times were drawn off screen."""
+        if self._loaded_once and not self._viewport_pending:
+            self._viewport_pending = True
+            self.call_after_refresh(self._draw_viewport)
+
+    def _draw_viewport(self) -> None:
+        self._viewport_pending = False
+        self._sync_table(scrolled=True)
+
+    def _render_rows(self, *, to_top: bool = False) -> None:
+        table = self.query_one(KeyedTable)
+        self._sync_table()
         if to_top and self._runs:
             table.move_cursor(row=0)
             # After the table's own "keep the row where it was on screen" scroll, which is queued first.

@@ -1,11 +1,12 @@
 """A DataTable that is given its whole content by key and keeps the cursor on the same key across updates."""
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.text import Text
 from textual.binding import Binding, BindingType
+from textual.message import Message
 from textual.widgets import DataTable
 
 
@@ -33,6 +34,9 @@ class KeyedTable(DataTable[Text]):
         Binding("end", "scroll_bottom", "Last row", show=False),
     ]
 
+    class ViewportMoved(Message):
+        """The table scrolled: other rows are on screen now."""
+
     def __init__(self, *, id: str | None = None, cell_padding: int = 1) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False, cell_padding=cell_padding)
 
@@ -48,8 +52,20 @@ class KeyedTable(DataTable[Text]):
         """Keys of the rows, top to bottom."""
         return [str(row.key.value) for row in self.ordered_rows]
 
-    def sync(self, columns: Sequence[ColumnSpec], rows: Sequence[Row]) -> None:
-        """Show exactly ``rows`` under ``columns``."""
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        """Tell the owner which rows are on screen now, so it can draw them fresh."""
+        super().watch_scroll_y(old_value, new_value)
+        if round(old_value) != round(new_value):
+            self.post_message(self.ViewportMoved())
+
+    def sync(
+        self, columns: Sequence[ColumnSpec], rows: Sequence[Row], *, changed: Collection[str] | None = None
+    ) -> None:
+        """Show exactly ``rows`` under ``columns``.
+
+        ``changed`` names the rows whose cells may differ from what the table holds (``None``: any row); the
+        others are left alone, so a refresh of thousands of rows costs what the few that changed cost.
+        """
         same_columns = [(str(c.key.value), c.width) for c in self.ordered_columns] == [
             (c.key, c.width) for c in columns
         ]
@@ -58,6 +74,8 @@ class KeyedTable(DataTable[Text]):
         if same_columns and new_keys[: len(old_keys)] == old_keys:
             # Same rows (perhaps more at the end, as when a page is appended): update cells in place.
             for key, cells in rows[: len(old_keys)]:
+                if changed is not None and key not in changed:
+                    continue
                 for spec, cell in zip(columns, cells, strict=True):
                     if self.get_cell(key, spec.key) != cell:
                         self.update_cell(key, spec.key, cell)

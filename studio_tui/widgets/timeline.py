@@ -20,6 +20,10 @@ _FIXED = {"type": 16, "attempt": 3, "took": 6}
 _STEP_MIN, _STEP_MAX = 18, 30
 _BAR_MIN, _BAR_MAX = 8, 20
 _ERROR_MIN = 10
+FIRST_ROWS = 60
+"""Rows drawn before the first paint of a run's timeline (more than a screenful)."""
+MORE_ROWS = 150
+"""Rows added per frame after that, so a run of hundreds of steps opens at once and fills in behind."""
 
 
 def duration_bar(value_ms: int, longest_ms: int, width: int) -> str:
@@ -52,6 +56,8 @@ class Timeline(Vertical):
         self._steps: Sequence[StepView] = ()
         self._by_key: dict[str, StepView] = {}
         self._now: datetime | None = None
+        self._filling = 0
+        """Bumped by every render: a fill-in scheduled by an older one stops."""
 
     def compose(self) -> ComposeResult:
         """The table and the detail line."""
@@ -94,9 +100,42 @@ class Timeline(Vertical):
         durations = {row.key: self._duration_ms(row.step) for row in rows if row.step is not None}
         longest = max(durations.values(), default=0)
         variables = self.app.theme_variables
-        table.sync(columns, [self._row(row, durations, longest, bar_width, variables) for row in rows])
+        self._filling += 1
+        # The first time, draw a screenful now and the rest after each paint (a table measures every row it is
+        # given before it paints); a later render (a running run) updates the rows the table holds in place.
+        first = len(rows) if table.row_count else FIRST_ROWS
+        built = [self._row(row, durations, longest, bar_width, variables) for row in rows[:first]]
+        table.sync(columns, built)
         table.display = bool(rows)
         self._show_detail(table)
+        if len(rows) > first:
+            fill = (self._filling, columns, rows, built, durations, longest, bar_width, variables)
+            self.call_after_refresh(self._fill_in, *fill)
+
+    def _fill_in(
+        self,
+        filling: int,
+        columns: list[ColumnSpec],
+        rows: list[TimelineRow],
+        built: list[Row],
+        durations: Mapping[str, int],
+        longest: int,
+        bar_width: int,
+        variables: Mapping[str, str],
+    ) -> None:
+        """Add the next rows of the first render, unless a newer render replaced it."""
+        if filling != self._filling or not self.is_mounted:
+            return
+        more = [
+            self._row(row, durations, longest, bar_width, variables)
+            for row in rows[len(built) : len(built) + MORE_ROWS]
+        ]
+        built = [*built, *more]
+        self.query_one(KeyedTable).sync(columns, built, changed={key for key, _ in more})
+        if len(built) < len(rows):
+            self.call_after_refresh(
+                self._fill_in, filling, columns, rows, built, durations, longest, bar_width, variables
+            )
 
     def _duration_ms(self, step: StepView) -> int:
         if step.duration_ms is not None:
