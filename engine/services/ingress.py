@@ -19,7 +19,11 @@ Routing
        schema rejects is an error recorded for that definition only.
     4. With a key, every run with an open event wait for (tenant, name, key) — or for the name with a
        null key, which accepts any key — is signaled ``event``; the workflow applies its filters. A
-       failed signal is recorded and the others are still sent.
+       failed signal is recorded and the others are still sent (``engine.services.delivery``: bounded,
+       retried, a run that ended meanwhile was delivered to nobody). With ``queue=True`` (what
+       ``runstudio event send`` does) the matched runs are recorded with the event as its deliveries,
+       the call returns (outcome ``queued``) and the worker's delivery loop (``worker.fanout``) signals
+       them and stores the final outcome.
     5. The outcome is stored on the event row: ``error`` if anything failed (every failure is listed
        in ``error``), else ``unresolved_correlation`` when there was no key, else ``routed``.
 

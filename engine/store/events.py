@@ -115,10 +115,12 @@ SELECT tenant, event_id, event_name, correlation_key, payload, matched_run_ids::
    FOR UPDATE SKIP LOCKED
 """
 
+# clock_timestamp(), not now(): the delivering transaction began when the event was claimed, before its
+# signals went out, and routed_at says when the last one was accepted.
 FINISH_DELIVERY = """
 UPDATE workflow_runtime_events
    SET payload = payload -> 'recorded', outcome = $3, started_run_ids = $4::uuid[], signaled_run_ids = $5::uuid[],
-       error = $6, routed_at = now()
+       error = $6, routed_at = clock_timestamp()
  WHERE tenant = $1 AND event_id = $2 AND outcome = 'pending'
 """
 
