@@ -9,6 +9,8 @@ claimed ``FOR UPDATE SKIP LOCKED``. Delivery itself (bounded, retried, once per 
 
 import asyncio
 import logging
+from collections.abc import Coroutine
+from typing import Any
 
 import asyncpg
 from temporalio.client import Client
@@ -45,8 +47,9 @@ async def run_delivery_loop(
             # Cleared before reading, so an event queued during the pass triggers the next one.
             wake.clear()
             try:
-                finished = await deliver_pending_batch(
-                    pool, client, keyring, limit=BATCH_SIZE, temporal_address=temporal_address
+                finished = await _pass_unless_stopped(
+                    deliver_pending_batch(pool, client, keyring, limit=BATCH_SIZE, temporal_address=temporal_address),
+                    stop,
                 )
             except ServiceUnavailableError as exc:  # expected during an outage: no traceback
                 log.warning("delivery: %s; retrying in %.1f s", exc, backoff)
@@ -61,3 +64,28 @@ async def run_delivery_loop(
             backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
     finally:
         await listener.close()
+
+
+STOP_GRACE_SECONDS = 3.0
+"""On stop, a pass in flight gets this long to finish its event; then it is cancelled. Its transaction
+rolls back, so the event stays queued and the next worker re-sends it (the workflow ignores a repeat)."""
+
+
+async def _pass_unless_stopped(work: Coroutine[Any, Any, int], stop: asyncio.Event) -> int:
+    """Run one delivery pass; once ``stop`` is set it has ``STOP_GRACE_SECONDS`` left, so a stop stays bounded
+    even while signals are being retried against a Temporal that does not answer."""
+    task = asyncio.ensure_future(work)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait([task, stopped], return_when=asyncio.FIRST_COMPLETED)
+        if not task.done():
+            await asyncio.wait([task], timeout=STOP_GRACE_SECONDS)
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            return 0
+        return task.result()
+    finally:
+        stopped.cancel()
+        if not task.done():
+            task.cancel()

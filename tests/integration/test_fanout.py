@@ -2,6 +2,8 @@
 
 import asyncio
 
+import pytest
+
 from engine.keyring import is_sealed
 from engine.services.context import ServiceContext
 from engine.services.delivery import deliver, deliver_pending_batch
@@ -11,6 +13,7 @@ from engine.temporal import workflow_id_for_run
 from engine.temporal.contracts import EventSignal
 from tests.helpers import publish_examples, wait_for_run, wait_until
 from tests.integration.test_ingress import APPROVED, signal_count, stored_event, waiting_run
+from worker import fanout
 from worker.fanout import run_delivery_loop
 
 
@@ -112,3 +115,22 @@ async def test_an_event_with_nothing_to_deliver_is_finished_at_once(services: Se
     assert sent.outcome == "routed" and sent.matched_run_ids == []
     row = await stored_event(services, sent.event_id)
     assert row["outcome"] == "routed" and PENDING_MARKER not in row["payload"]
+
+
+async def test_a_stop_cancels_a_pass_that_will_not_finish(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pass stuck retrying signals against a silent Temporal must not hold a stopping worker."""
+    monkeypatch.setattr(fanout, "STOP_GRACE_SECONDS", 0.05)
+    stop = asyncio.Event()
+    cancelled = asyncio.Event()
+
+    async def stuck() -> int:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        return 1  # pragma: no cover
+
+    asyncio.get_running_loop().call_later(0.05, stop.set)
+    assert await asyncio.wait_for(fanout._pass_unless_stopped(stuck(), stop), 5) == 0
+    assert cancelled.is_set()
