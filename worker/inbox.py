@@ -50,7 +50,7 @@ async def run_inbox_consumer(
     small because a batch holds its row locks while it calls Temporal.
     """
     wake = asyncio.Event()
-    listener = _Listener(database_url, wake)
+    listener = Listener(database_url, wake, CHANNEL)
     backoff = MIN_BACKOFF_SECONDS
     try:
         while not stop.is_set():
@@ -66,27 +66,31 @@ async def run_inbox_consumer(
             else:
                 backoff = MIN_BACKOFF_SECONDS
                 if handled < batch_size:  # a full batch means more may be waiting: go again at once
-                    await _sleep_until(stop, wake, poll_interval)
+                    await sleep_until(stop, wake, poll_interval)
                 continue
-            await _sleep_until(stop, None, backoff)
+            await sleep_until(stop, None, backoff)
             backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
     finally:
         await listener.close()
 
 
-class _Listener:
-    """A dedicated connection that LISTENs, re-opened whenever it breaks (e.g. a database restart)."""
+class Listener:
+    """A dedicated connection that LISTENs on ``channel``, re-opened whenever it breaks (a database restart).
 
-    def __init__(self, database_url: str, wake: asyncio.Event) -> None:
+    Shared with the event delivery loop (``worker.fanout``), which listens on its own channel.
+    """
+
+    def __init__(self, database_url: str, wake: asyncio.Event, channel: str = CHANNEL) -> None:
         self._database_url = database_url
         self._wake = wake
+        self._channel = channel
         self._conn: Any = None
 
     def _notified(self, *_args: Any) -> None:
         self._wake.set()
 
     def _lost(self, *_args: Any) -> None:
-        log.warning("inbox: the LISTEN connection was lost; reconnecting")
+        log.warning("%s: the LISTEN connection was lost; reconnecting", self._channel)
         self._wake.set()
 
     async def ensure(self) -> None:
@@ -97,12 +101,12 @@ class _Listener:
         try:
             conn = await asyncpg.connect(self._database_url, timeout=_CONNECT_TIMEOUT)
         except Exception as exc:
-            log.warning("inbox: cannot LISTEN (%s); polling until the database is back", exc)
+            log.warning("%s: cannot LISTEN (%s); polling until the database is back", self._channel, exc)
             return
         try:
-            await conn.add_listener(CHANNEL, self._notified)
+            await conn.add_listener(self._channel, self._notified)
         except Exception as exc:
-            log.warning("inbox: cannot LISTEN (%s); polling until the database is back", exc)
+            log.warning("%s: cannot LISTEN (%s); polling until the database is back", self._channel, exc)
             conn.terminate()
             return
         # A broken connection wakes the loop at once, so it re-listens and polls instead of sleeping
@@ -121,11 +125,11 @@ class _Listener:
         try:
             await conn.close(timeout=_CONNECT_TIMEOUT)
         except Exception as exc:  # it is going away either way
-            log.debug("inbox: closing the LISTEN connection failed (%s); terminating it", exc)
+            log.debug("%s: closing the LISTEN connection failed (%s); terminating it", self._channel, exc)
             conn.terminate()
 
 
-async def _sleep_until(stop: asyncio.Event, wake: asyncio.Event | None, seconds: float) -> None:
+async def sleep_until(stop: asyncio.Event, wake: asyncio.Event | None, seconds: float) -> None:
     """Sleep ``seconds``, returning early when ``stop`` (or ``wake``) is set."""
     waiters = [asyncio.ensure_future(stop.wait())]
     if wake is not None:

@@ -25,6 +25,7 @@ from engine.temporal import client as temporal_client
 from engine.temporal.activities import Activities
 from engine.temporal.workflow import RunWorkflow
 from worker import observability
+from worker.fanout import run_delivery_loop
 from worker.inbox import run_inbox_consumer
 from worker.reconciler import run_reconciler
 from worker.shutdown import InFlight, ShutdownGuard
@@ -147,6 +148,16 @@ async def _serve(settings: Settings, stop: asyncio.Event, in_flight: InFlight) -
                     run_inbox_consumer(pool, services.for_tenant, stop, database_url=endpoints.database_url)
                 ),
                 asyncio.create_task(run_reconciler(pool, client, stop)),
+                asyncio.create_task(
+                    run_delivery_loop(
+                        pool,
+                        client,
+                        keyring,
+                        stop,
+                        database_url=endpoints.database_url,
+                        temporal_address=endpoints.temporal_address,
+                    )
+                ),
             ]
             try:
                 await stop.wait()

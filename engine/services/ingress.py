@@ -19,7 +19,11 @@ Routing
        schema rejects is an error recorded for that definition only.
     4. With a key, every run with an open event wait for (tenant, name, key) — or for the name with a
        null key, which accepts any key — is signaled ``event``; the workflow applies its filters. A
-       failed signal is recorded and the others are still sent.
+       failed signal is recorded and the others are still sent (``engine.services.delivery``: bounded,
+       retried, a run that ended meanwhile was delivered to nobody). With ``queue=True`` (what
+       ``runstudio event send`` does) the matched runs are recorded with the event as its deliveries,
+       the call returns (outcome ``queued``) and the worker's delivery loop (``worker.fanout``) signals
+       them and stores the final outcome.
     5. The outcome is stored on the event row: ``error`` if anything failed (every failure is listed
        in ``error``), else ``unresolved_correlation`` when there was no key, else ``routed``.
 
@@ -33,7 +37,6 @@ recorded, so the sender (or the inbox) can retry with the same event id; Tempora
 middle of routing is recorded as errors on the event.
 """
 
-import asyncio
 import logging
 import uuid
 from collections.abc import Callable
@@ -59,23 +62,19 @@ from engine.inbound import (
     check_text,
 )
 from engine.services.context import ServiceContext
+from engine.services.delivery import deliver
 from engine.services.launch import LaunchFailed, WorkflowNotFound, launch_run
 from engine.services.payloads import PayloadRejected
 from engine.store import events
 from engine.store.events import EventRow, RuleRow
-from engine.temporal import workflow_id_for_run
 from engine.temporal.contracts import EventSignal
 from engine.temporal.outage import temporal_outage
-from engine.temporal.workflow import RunWorkflow
 
 log = logging.getLogger("runstudio.ingress")
 
-Outcome = Literal["routed", "unresolved_correlation", "error"]
+Outcome = Literal["routed", "unresolved_correlation", "error", "queued"]
 
 _HEALTH_TIMEOUT = timedelta(seconds=5)
-
-SIGNAL_CONCURRENCY = 16
-"""Signals in flight at once for one event (many waiters on one key are signaled in parallel)."""
 
 
 class EventRejected(RunStudioError):
@@ -115,6 +114,7 @@ async def submit_event(
     event_id: str | None = None,
     correlation_key: str | None = None,
     source: Literal["api", "inbox"] = "api",
+    queue: bool = False,
 ) -> EventOutcome:
     """Record ``name`` once per ``event_id`` (default: a new UUID) and route it (see the module docstring).
 
@@ -122,6 +122,12 @@ async def submit_event(
     JSON rules, the length and characters of the id and the key), ``EventRejected`` for a payload that
     is not an object and ``ServiceUnavailableError`` when Temporal cannot be reached; none of them
     records anything. Routing failures do not raise: they are in the outcome.
+
+    With ``queue``, the signals are not sent here: the event and its deliveries (the matched runs) commit
+    in one transaction as ``pending`` and the call returns at once with outcome ``queued`` (the matched
+    runs, nothing signaled yet); the worker's delivery loop (``worker.fanout``) signals them and stores
+    the final outcome, which ``get_event`` then shows. Runs the event triggers are still started here.
+    An event with no key or no waiting run has nothing to deliver and is finished at once either way.
     """
     check_name(name, kind="event name")
     if not isinstance(payload, dict):
@@ -154,20 +160,33 @@ async def submit_event(
             if first is None:  # pragma: no cover - the conflicting row exists by definition
                 raise RunStudioError(f"event {event_id!r} vanished while reading it")
             return _outcome_of(first, duplicate=True)
-        routed = await _route(ctx, client, name, event_id, payload, key)
+        routed = await _route(ctx, client, name, event_id, payload, key, signal=not queue)
         errors = ([key_error] if key_error else []) + routed.errors
-        outcome: Outcome = "error" if errors else ("unresolved_correlation" if key is None else "routed")
         error = "; ".join(errors) or None
-        await events.finish_event(
-            conn,
-            tenant=ctx.tenant,
-            event_id=event_id,
-            outcome=outcome,
-            matched_run_ids=routed.matched,
-            started_run_ids=routed.started,
-            signaled_run_ids=routed.signaled,
-            error=error,
-        )
+        if queue and key is not None and routed.matched:
+            # The event and its deliveries commit together; the worker signals them (worker.fanout).
+            await events.queue_event(
+                conn,
+                tenant=ctx.tenant,
+                event_id=event_id,
+                sealed_payload=ctx.keyring.seal_json(payload),
+                started_run_ids=routed.started,
+                matched_run_ids=routed.matched,
+                error=error,
+            )
+            outcome: Outcome = "queued"
+        else:
+            outcome = "error" if errors else ("unresolved_correlation" if key is None else "routed")
+            await events.finish_event(
+                conn,
+                tenant=ctx.tenant,
+                event_id=event_id,
+                outcome=outcome,
+                matched_run_ids=routed.matched,
+                started_run_ids=routed.started,
+                signaled_run_ids=routed.signaled,
+                error=error,
+            )
     metrics.INGRESS_EVENTS.labels(outcome=outcome, source=source).inc()
     if error:
         log.warning("event %s (%s) for tenant %s routed with errors: %s", event_id, name, ctx.tenant, error)
@@ -272,14 +291,25 @@ async def _derive_key(
 
 
 async def _route(
-    ctx: ServiceContext, client: Client, name: str, event_id: str, payload: dict[str, Any], key: str | None
+    ctx: ServiceContext,
+    client: Client,
+    name: str,
+    event_id: str,
+    payload: dict[str, Any],
+    key: str | None,
+    *,
+    signal: bool,
 ) -> _Routed:
+    """Start the triggered runs and find the waiting ones; signal them too unless the event is queued."""
     routed = _Routed()
     await _start_triggered(ctx, name, event_id, payload, key, routed)
     if key is not None:
         routed.matched = await events.candidate_runs(ctx.pool, tenant=ctx.tenant, event_name=name, correlation_key=key)
-        signal = EventSignal(event_id=event_id, event_name=name, correlation_key=key, payload=payload)
-        await _signal_all(client, routed.matched, signal, routed)
+        if signal and routed.matched:
+            event = EventSignal(event_id=event_id, event_name=name, correlation_key=key, payload=payload)
+            delivered = await deliver(client, routed.matched, event)
+            routed.signaled = delivered.signaled
+            routed.errors += delivered.errors
     return routed
 
 
@@ -306,32 +336,15 @@ async def _start_triggered(
             routed.started.append(run_id)
 
 
-async def _signal_all(client: Client, run_ids: list[str], signal: EventSignal, routed: _Routed) -> None:
-    gate = asyncio.Semaphore(SIGNAL_CONCURRENCY)
-
-    async def one(run_id: str) -> str | None:
-        async with gate:
-            try:
-                await client.get_workflow_handle(workflow_id_for_run(run_id)).signal(RunWorkflow.event, signal)
-            except Exception as exc:  # every failure is reported; one must not stop the others
-                return f"signal to run {run_id} failed: {type(exc).__name__}: {exc}"
-            return None
-
-    results = await asyncio.gather(*(one(run_id) for run_id in run_ids))
-    for run_id, failure in zip(run_ids, results, strict=True):
-        if failure is None:
-            routed.signaled.append(run_id)
-        else:
-            routed.errors.append(failure)
-
-
 def _is_outcome(value: str) -> TypeGuard[Outcome]:
-    return value in ("routed", "unresolved_correlation", "error")
+    return value in ("routed", "unresolved_correlation", "error", "queued")
 
 
 def _outcome_of(row: EventRow, *, duplicate: bool) -> EventOutcome:
-    # 'pending' is never visible to others: the row is inserted and finished in one transaction.
-    outcome: Outcome = row.outcome if _is_outcome(row.outcome) else "error"
+    # 'pending' is visible only for a queued event (an inline one is inserted and finished in one
+    # transaction): it waits for the worker's delivery.
+    stored = "queued" if row.outcome == "pending" else row.outcome
+    outcome: Outcome = stored if _is_outcome(stored) else "error"
     return EventOutcome(
         event_id=row.event_id,
         event_name=row.event_name,

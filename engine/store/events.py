@@ -81,6 +81,129 @@ SELECT DISTINCT run_id::text AS run_id
 """
 
 
+# -- queued delivery (issue 16) ----------------------------------------------------------------------
+#
+# A queued event is committed as ``pending`` with its deliveries (``matched_run_ids``) in the same
+# transaction, and the worker signals them. Until then its ``payload`` column holds a small envelope:
+# the recorded (redacted) payload, the original sealed with the keyring (the runs need the values the
+# record masks), and the runs the event started (kept out of ``started_run_ids`` until the event is
+# delivered, so a run's events pane never shows a half-routed event). Delivery unwraps it.
+
+PENDING_MARKER = "runstudio-pending-delivery"
+"""The key of the envelope a queued event's ``payload`` column holds until it is delivered."""
+
+DELIVERY_CHANNEL = "workflow_event_delivery"
+"""NOTIFYed (at commit) when an event is queued, so the worker's delivery loop wakes at once."""
+
+QUEUE_EVENT = """
+UPDATE workflow_runtime_events
+   SET payload = jsonb_build_object($3::text, 1, 'recorded', payload, 'sealed', $4::jsonb, 'started', $5::jsonb),
+       matched_run_ids = $6::uuid[], error = $7
+ WHERE tenant = $1 AND event_id = $2 AND outcome = 'pending'
+"""
+
+NOTIFY_DELIVERY = "SELECT pg_notify($1, $2)"
+
+# The one deliberately cross-tenant read of the delivery loop (like the inbox claim): queued events of
+# every tenant, oldest first; SKIP LOCKED lets any number of workers deliver.
+CLAIM_PENDING_DELIVERIES = """
+SELECT tenant, event_id, event_name, correlation_key, payload, matched_run_ids::text[] AS matched_run_ids, error
+  FROM workflow_runtime_events
+ WHERE outcome = 'pending' AND payload ? $2
+ ORDER BY received_at
+ LIMIT $1
+   FOR UPDATE SKIP LOCKED
+"""
+
+# clock_timestamp(), not now(): the delivering transaction began when the event was claimed, before its
+# signals went out, and routed_at says when the last one was accepted.
+FINISH_DELIVERY = """
+UPDATE workflow_runtime_events
+   SET payload = payload -> 'recorded', outcome = $3, started_run_ids = $4::uuid[], signaled_run_ids = $5::uuid[],
+       error = $6, routed_at = clock_timestamp()
+ WHERE tenant = $1 AND event_id = $2 AND outcome = 'pending'
+"""
+
+
+class PendingDelivery(BaseModel):
+    """A queued event the worker has claimed: what to signal, to whom, and what routing already recorded."""
+
+    tenant: str
+    event_id: str
+    event_name: str
+    correlation_key: str
+    sealed_payload: Any
+    started_run_ids: list[str]
+    matched_run_ids: list[str]
+    error: str | None
+
+
+async def queue_event(
+    conn: Conn,
+    *,
+    tenant: str,
+    event_id: str,
+    sealed_payload: dict[str, Any],
+    started_run_ids: list[str],
+    matched_run_ids: list[str],
+    error: str | None,
+) -> None:
+    """Turn a just-inserted ``pending`` event into a queued one (see above) and notify the delivery loop.
+
+    Call it in the transaction that inserted the event: the event and its deliveries commit together.
+    """
+    await conn.execute(
+        QUEUE_EVENT, tenant, event_id, PENDING_MARKER, sealed_payload, started_run_ids, matched_run_ids, error
+    )
+    await conn.execute(NOTIFY_DELIVERY, DELIVERY_CHANNEL, tenant)
+
+
+async def claim_pending_deliveries(conn: Conn, *, limit: int) -> list[PendingDelivery]:
+    """Lock up to ``limit`` queued events, oldest first, skipping those another worker holds.
+
+    Call it inside a transaction: the locks last until it ends.
+    """
+    claimed = []
+    for r in await conn.fetch(CLAIM_PENDING_DELIVERIES, limit, PENDING_MARKER):
+        envelope = r["payload"]
+        claimed.append(
+            PendingDelivery(
+                tenant=r["tenant"],
+                event_id=r["event_id"],
+                event_name=r["event_name"],
+                correlation_key=r["correlation_key"],
+                sealed_payload=envelope["sealed"],
+                started_run_ids=list(envelope.get("started") or []),
+                matched_run_ids=r["matched_run_ids"],
+                error=r["error"],
+            )
+        )
+    return claimed
+
+
+async def finish_delivery(
+    conn: Conn,
+    *,
+    tenant: str,
+    event_id: str,
+    outcome: str,
+    started_run_ids: list[str],
+    signaled_run_ids: list[str],
+    error: str | None,
+) -> None:
+    """Store a queued event's final outcome; its ``payload`` becomes the recorded (redacted) one again."""
+    await conn.execute(FINISH_DELIVERY, tenant, event_id, outcome, started_run_ids, signaled_run_ids, error)
+
+
+def _unwrap_pending(fields: dict[str, Any]) -> dict[str, Any]:
+    # A queued event read before delivery shows what will be kept, never the envelope.
+    payload = fields.get("payload")
+    if isinstance(payload, dict) and PENDING_MARKER in payload:
+        fields["payload"] = payload.get("recorded")
+        fields["started_run_ids"] = list(payload.get("started") or [])
+    return fields
+
+
 class EventRow(BaseModel):
     """One inbound event as stored, with its routing outcome (payload redacted when it was recorded)."""
 
@@ -138,7 +261,7 @@ async def insert_event(
 async def get_event(conn: Conn, *, tenant: str, event_id: str) -> EventRow | None:
     """One event, or None."""
     row = await conn.fetchrow(GET_EVENT, tenant, event_id)
-    return None if row is None else EventRow(**dict(row))
+    return None if row is None else EventRow(**_unwrap_pending(dict(row)))
 
 
 async def finish_event(

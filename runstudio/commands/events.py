@@ -75,7 +75,9 @@ def send_command(
     data = read_object_option(payload, "--payload")
 
     async def work(services: ServiceContext) -> Any:
-        return await submit_event(services, name, data, event_id=event_id, correlation_key=correlation)
+        # Queued: the event and its deliveries are recorded and the worker signals the runs, so a send
+        # to thousands of waiting runs returns at once.
+        return await submit_event(services, name, data, event_id=event_id, correlation_key=correlation, queue=True)
 
     outcome = with_services(ctx, work)
     print_json(
@@ -92,6 +94,8 @@ def send_command(
     )
     if outcome.duplicate:
         echo(f"note: event {outcome.event_id} was already received; this is its first outcome.", err=True)
+    if outcome.outcome == "queued":
+        echo(f"note: {len(outcome.matched_run_ids)} matched run(s) queued for delivery by the worker.", err=True)
     if outcome.outcome == "unresolved_correlation":
         echo(
             f"note: no correlation key, so no waiting run was signaled. Pass --correlation KEY, or set a rule "

@@ -14,6 +14,7 @@ import pytest
 from temporalio.api.enums.v1 import EventType
 
 from engine.services.context import ServiceContext
+from engine.services.delivery import deliver_pending_batch
 from engine.services.ingress import (
     CorrelationRuleInvalid,
     get_correlation_rule,
@@ -329,7 +330,11 @@ async def test_cli_event_send_and_rule_set(services: ServiceContext, tmp_path: P
     doc = json.loads(sent.stdout)
     assert {"event_id", "correlation_key", "started_run_ids", "signaled_run_ids", "error"} <= set(doc)
     assert doc["event_id"] == "e-cli" and doc["correlation_key"] == "T-CLI"
-    assert doc["signaled_run_ids"] == [run_id] and doc["started_run_ids"] == [] and doc["error"] is None
+    # The CLI queues the event (issue 16): the worker's delivery loop signals the matched runs.
+    assert doc["matched_run_ids"] == [run_id] and doc["outcome"] == "queued" and doc["signaled_run_ids"] == []
+    assert doc["started_run_ids"] == [] and doc["error"] is None and "queued for delivery" in sent.stderr
+    await deliver_pending_batch(services.pool, await services.temporal(), services.keyring)
+    assert (await stored_event(services, "e-cli"))["signaled"] == [run_id]
     assert (await wait_for_run(services, run_id)).vars["approvedBy"] == "cli"
 
     again = await asyncio.to_thread(

@@ -1,0 +1,168 @@
+"""Event delivery: signal one event to many runs, concurrently, bounded and retried (issue 16's fan-out).
+
+Used twice: by inline routing (``submit_event`` without ``queue``) and by the worker's delivery loop
+(``worker.fanout``), which delivers the events ``submit_event(queue=True)`` committed as ``pending``.
+
+Per run, a signal is retried on transient Temporal errors (unavailable, deadline, throttled) with a short
+backoff; a run whose workflow ended before its signal arrived (Temporal answers ``NOT_FOUND``, "already
+completed") was delivered to nobody, which is not an error. Re-sending an event is harmless: the workflow ignores an
+event id it already consumed, so a delivery retried after a crash is still applied once per run.
+"""
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import asyncpg
+from temporalio.api.common.v1 import Payloads, WorkflowExecution
+from temporalio.api.workflowservice.v1 import SignalWorkflowExecutionRequest
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from engine.errors import TemporalUnavailable
+from engine.keyring import Keyring
+from engine.store import events
+from engine.temporal import workflow_id_for_run
+from engine.temporal.contracts import EventSignal
+
+log = logging.getLogger("runstudio.delivery")
+
+DELIVERY_CONCURRENCY = 64
+"""Signals in flight at once per delivering process. 64 keeps the dev server's frontend busy without
+queueing so many RPCs that the retry deadlines start to fire; measured in bench/fanout.py."""
+
+SIGNAL_ATTEMPTS = 5
+"""Tries per run for a transient Temporal error before the event is left for a later pass."""
+
+_FIRST_BACKOFF_SECONDS = 0.1
+_SIGNAL_TIMEOUT = timedelta(seconds=10)
+
+_TRANSIENT = frozenset(
+    {
+        RPCStatusCode.UNAVAILABLE,
+        RPCStatusCode.DEADLINE_EXCEEDED,
+        RPCStatusCode.RESOURCE_EXHAUSTED,
+        RPCStatusCode.ABORTED,
+        RPCStatusCode.INTERNAL,
+        RPCStatusCode.UNKNOWN,
+    }
+)
+
+_ENDED = "already completed"
+"""Temporal's NOT_FOUND for a workflow that ended (completed, failed, canceled, terminated). A workflow
+Temporal never knew is NOT_FOUND with another message: a read-model out of step, reported as an error."""
+
+_SIGNAL_NAME = "event"
+"""``RunWorkflow.event``'s signal name (kept here as a string: sending it needs no workflow import)."""
+
+
+@dataclass
+class Delivered:
+    """What delivering one event did: runs signaled, runs already ended, failures (one line each)."""
+
+    signaled: list[str] = field(default_factory=list)
+    ended: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    unavailable: bool = False
+    """Some signal still failed transiently after every try: Temporal is (or was) not answering."""
+
+
+async def deliver(
+    client: Client, run_ids: list[str], signal: EventSignal, *, gate: asyncio.Semaphore | None = None
+) -> Delivered:
+    """Signal ``signal`` to every run of ``run_ids``, at most ``DELIVERY_CONCURRENCY`` at once (or ``gate``).
+
+    The payload is encoded once (the codec encrypts it once) and the same bytes go to every run.
+    """
+    gate = gate or asyncio.Semaphore(DELIVERY_CONCURRENCY)
+    encoded = Payloads(payloads=await client.data_converter.encode([signal]))
+    namespace = client.namespace
+    identity = client.identity
+
+    async def one(run_id: str) -> tuple[str, str | None]:
+        request = SignalWorkflowExecutionRequest(
+            namespace=namespace,
+            workflow_execution=WorkflowExecution(workflow_id=workflow_id_for_run(run_id)),
+            signal_name=_SIGNAL_NAME,
+            input=encoded,
+            identity=identity,
+        )
+        backoff = _FIRST_BACKOFF_SECONDS
+        for attempt in range(1, SIGNAL_ATTEMPTS + 1):
+            async with gate:
+                try:
+                    await client.workflow_service.signal_workflow_execution(request, timeout=_SIGNAL_TIMEOUT)
+                except RPCError as exc:
+                    if exc.status == RPCStatusCode.NOT_FOUND and _ENDED in exc.message:
+                        return "ended", None
+                    if exc.status not in _TRANSIENT or attempt == SIGNAL_ATTEMPTS:
+                        kind = "transient" if exc.status in _TRANSIENT else "error"
+                        return kind, f"signal to run {run_id} failed: {exc.status.name}: {exc.message}"
+                except Exception as exc:  # one failure must not stop the others
+                    return "error", f"signal to run {run_id} failed: {type(exc).__name__}: {exc}"
+                else:
+                    return "signaled", None
+            await asyncio.sleep(backoff)  # outside the gate: a waiting retry holds no slot
+            backoff *= 2
+        return "transient", f"signal to run {run_id} failed"  # pragma: no cover - the loop always returns
+
+    delivered = Delivered()
+    results = await asyncio.gather(*(one(run_id) for run_id in run_ids))
+    for run_id, (kind, failure) in zip(run_ids, results, strict=True):
+        if kind == "signaled":
+            delivered.signaled.append(run_id)
+        elif kind == "ended":
+            delivered.ended.append(run_id)
+        else:
+            delivered.unavailable |= kind == "transient"
+            delivered.errors.append(failure or f"signal to run {run_id} failed")
+    return delivered
+
+
+async def deliver_pending_batch(
+    pool: asyncpg.Pool, client: Client, keyring: Keyring, *, limit: int = 10, temporal_address: str = ""
+) -> int:
+    """Deliver up to ``limit`` queued events and return how many were finished.
+
+    Each event is claimed ``FOR UPDATE SKIP LOCKED`` and finished in that transaction, so a worker that
+    dies mid-delivery leaves it queued and another pass re-sends it (deduplicated by the workflow). When
+    Temporal does not answer (a signal still failing transiently after ``SIGNAL_ATTEMPTS``), the batch
+    stops, what was finished commits, the event stays queued and ``TemporalUnavailable`` is raised so
+    the loop backs off. A run that ended counts as delivered to nobody; other failures are recorded on
+    the event (outcome ``error``), like inline routing records them.
+    """
+    finished = 0
+    gate = asyncio.Semaphore(DELIVERY_CONCURRENCY)
+    async with pool.acquire() as conn:
+        for _ in range(limit):
+            # One event per transaction: a finished event commits (and is visible) before the next starts.
+            async with conn.transaction():
+                claimed = await events.claim_pending_deliveries(conn, limit=1)
+                if not claimed:
+                    break
+                event = claimed[0]
+                payload = keyring.open_json(event.sealed_payload)
+                signal = EventSignal(
+                    event_id=event.event_id,
+                    event_name=event.event_name,
+                    correlation_key=event.correlation_key,
+                    payload=payload,
+                )
+                delivered = await deliver(client, event.matched_run_ids, signal, gate=gate)
+                if delivered.unavailable:
+                    raise TemporalUnavailable(temporal_address or "temporal", "; ".join(delivered.errors[:3]))
+                errors = ([event.error] if event.error else []) + delivered.errors
+                await events.finish_delivery(
+                    conn,
+                    tenant=event.tenant,
+                    event_id=event.event_id,
+                    outcome="error" if errors else "routed",
+                    started_run_ids=event.started_run_ids,
+                    signaled_run_ids=delivered.signaled,
+                    error="; ".join(errors) or None,
+                )
+                if delivered.errors:
+                    log.warning("event %s (tenant %s) delivered with errors: %s", event.event_id, event.tenant, errors)
+            finished += 1
+    return finished
