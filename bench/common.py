@@ -92,7 +92,7 @@ def format_line(result: Result) -> str:
     ratio = "—" if result.ratio is None else f"{result.ratio:.2f}"
     verdict = "met" if result.met else "NOT met"
     return (
-        f"{result.name:34} {measured:>12}  goal {goal:14} ratio {ratio:>6}  {verdict:7}  load {load()}  {result.note}"
+        f"{result.name:38} {measured:>12}  goal {goal:14} ratio {ratio:>6}  {verdict:7}  load {load()}  {result.note}"
     )
 
 
