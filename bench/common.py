@@ -105,6 +105,8 @@ class Bench:
         self._server: object | None = None
         self._env: WorkflowEnvironment | None = None
         self._keyring: Keyring | None = None
+        self.seeded_urls: dict[str, str] = {}
+        """Seeded read-models already checked in this run, by database name."""
 
     def pick(self, quick: int, default: int, full: int | None = None) -> int:
         """The figure for this size (``full`` defaults to ``default``)."""
