@@ -54,3 +54,9 @@ lint: $(STAMP)
 .PHONY: faults
 faults: $(STAMP)
 	RUNSTUDIO_FAULTS_SIZE=dev $(VENV)/bin/pytest tests/faults -m faults -q -p no:cacheprovider
+
+## Benchmarks of issue 16: one line per goal (measured, goal, ratio, load) and `N/M goals met`.
+## BENCH_ARGS=--quick for the CI-sized smoke, --full for fan-out to 10,000 runs, --only NAME for one goal.
+.PHONY: bench
+bench: $(STAMP)
+	$(PY) -m bench $(BENCH_ARGS)

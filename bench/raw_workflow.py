@@ -23,3 +23,20 @@ class RawWorkflow:
                 "bench_echo", {"index": index}, start_to_close_timeout=timedelta(seconds=30)
             )
         return count
+
+
+@workflow.defn(name="bench-bare-wait")
+class BareWaitWorkflow:
+    """The fan-out baseline: wait for one signal, then end (no read-model, no interpreter)."""
+
+    def __init__(self) -> None:
+        self._got = False
+
+    @workflow.signal(name="event")
+    def event(self, _payload: dict[str, Any]) -> None:
+        """The event arrived."""
+        self._got = True
+
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.wait_condition(lambda: self._got)
