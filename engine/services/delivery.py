@@ -20,7 +20,7 @@ from temporalio.api.workflowservice.v1 import SignalWorkflowExecutionRequest
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from engine.errors import TemporalUnavailable
+from engine.errors import RunStudioError, TemporalUnavailable
 from engine.keyring import Keyring
 from engine.store import events
 from engine.temporal import workflow_id_for_run
@@ -142,7 +142,23 @@ async def deliver_pending_batch(
                 if not claimed:
                     break
                 event = claimed[0]
-                payload = keyring.open_json(event.sealed_payload)
+                try:
+                    payload = keyring.open_json(event.sealed_payload)
+                except RunStudioError as exc:
+                    # A payload this worker cannot open (its key left the keyring, or it was altered) can never
+                    # be delivered by retrying: recorded as an error, it no longer holds up the events behind it.
+                    log.error("event %s (tenant %s) cannot be delivered: %s", event.event_id, event.tenant, exc)
+                    await events.finish_delivery(
+                        conn,
+                        tenant=event.tenant,
+                        event_id=event.event_id,
+                        outcome="error",
+                        started_run_ids=event.started_run_ids,
+                        signaled_run_ids=[],
+                        error=f"the queued payload cannot be opened: {exc}",
+                    )
+                    finished += 1
+                    continue
                 signal = EventSignal(
                     event_id=event.event_id,
                     event_name=event.event_name,

@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from engine.keyring import is_sealed
+from engine.keyring import is_sealed, new_key_line, parse_keys
 from engine.services.context import ServiceContext
 from engine.services.delivery import deliver, deliver_pending_batch
 from engine.services.ingress import get_event, submit_event
@@ -134,3 +134,27 @@ async def test_a_stop_cancels_a_pass_that_will_not_finish(monkeypatch: pytest.Mo
     asyncio.get_running_loop().call_later(0.05, stop.set)
     assert await asyncio.wait_for(fanout._pass_unless_stopped(stuck(), stop), 5) == 0
     assert cancelled.is_set()
+
+
+async def test_a_queued_event_no_key_opens_is_recorded_as_an_error_and_holds_up_nothing(
+    services: ServiceContext,
+) -> None:
+    await publish_examples(services, "event_wait")
+    stuck_run, next_run = await waiting_run(services, "T-K1"), await waiting_run(services, "T-K2")
+    first = await submit_event(services, APPROVED, {"amount": 500, "by": "ana"}, correlation_key="T-K1", queue=True)
+    # The first event's sealed payload under a key the delivering worker will not hold.
+    foreign = parse_keys(new_key_line("gone")).seal_json({"amount": 500, "by": "ana"})
+    await services.pool.execute(
+        "UPDATE workflow_runtime_events SET payload = jsonb_set(payload, '{sealed}', $3::jsonb)"
+        " WHERE tenant = $1 AND event_id = $2",
+        services.tenant,
+        first.event_id,
+        foreign,
+    )
+    second = await submit_event(services, APPROVED, {"amount": 500, "by": "bo"}, correlation_key="T-K2", queue=True)
+    assert await _deliver(services) >= 2
+    row = await stored_event(services, first.event_id)
+    assert row["outcome"] == "error" and "cannot be opened" in row["error"] and "'gone'" in row["error"]
+    assert row["signaled"] == [] and await signal_count(services, stuck_run) == 0
+    assert (await stored_event(services, second.event_id))["outcome"] == "routed"
+    assert (await wait_for_run(services, next_run)).status == "SUCCEEDED"
