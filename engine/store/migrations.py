@@ -9,6 +9,7 @@ before 0007 (``engine.store.sealing``), which needs the keyring SQL does not hav
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,12 +115,14 @@ async def migrate(
     target: int | None = None,
     directory: Path = MIGRATIONS_DIR,
     keyring: Keyring | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> list[Migration]:
     """Apply pending migrations up to ``target`` (all when None); return the ones applied now.
 
     Each file runs in its own transaction together with its ledger row, so a failure leaves the
     database at the previous version. Then, once the schema has ``0007``, plaintext run inputs are
-    sealed with ``keyring`` (default: the process's keyring from its settings).
+    sealed with ``keyring`` (default: the process's keyring from its settings); ``progress`` hears the
+    number sealed so far after each batch.
     """
     migrations = discover(directory)
     await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
@@ -143,7 +146,7 @@ async def migrate(
                 from engine.default_keyring import settings_keyring  # reads the settings only when needed
 
                 keyring = settings_keyring()
-            await sealing.seal_plaintext_inputs(conn, keyring)
+            await sealing.seal_plaintext_inputs(conn, keyring, progress=progress)
         return done
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)

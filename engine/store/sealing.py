@@ -75,8 +75,17 @@ LOG_MESSAGES = "SELECT id, message FROM workflow_run_logs WHERE tenant = $1 AND 
 REDACT_LOG = "UPDATE workflow_run_logs SET message = $4 WHERE tenant = $1 AND run_id = $2 AND id = $3"
 
 
-async def seal_plaintext_inputs(conn: asyncpg.Connection, keyring: Keyring, *, batch: int = BATCH) -> int:
-    """Seal every plaintext run input and redact what those runs projected; return how many runs it sealed."""
+async def seal_plaintext_inputs(
+    conn: asyncpg.Connection,
+    keyring: Keyring,
+    *,
+    batch: int = BATCH,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Seal every plaintext run input and redact what those runs projected; return how many runs it sealed.
+
+    ``progress`` is told the running total after each committed batch (a large upgrade takes a while).
+    """
     sealed = 0
     while True:
         async with conn.transaction():
@@ -84,6 +93,8 @@ async def seal_plaintext_inputs(conn: asyncpg.Connection, keyring: Keyring, *, b
             for row in claimed:
                 await _seal_run(conn, keyring, row)
         sealed += len(claimed)
+        if claimed and progress is not None:
+            progress(sealed)
         if len(claimed) < batch:
             return sealed
 

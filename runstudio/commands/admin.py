@@ -21,6 +21,11 @@ def register(app: typer.Typer) -> None:
     app.command("doctor")(doctor_command)
 
 
+def _sealing_progress(sealed: int) -> None:
+    # On stderr, so --json output stays one document: sealing the inputs of a large history takes a while.
+    typer.echo(f"sealed the plaintext input of {sealed:,} run(s) written before 0007 …", err=True)
+
+
 def migrate_command(as_json: JsonFlag = False) -> None:
     """Apply pending database migrations in order (safe to run again, and from several processes).
 
@@ -35,7 +40,7 @@ def migrate_command(as_json: JsonFlag = False) -> None:
         endpoints = await resolve_endpoints(load_settings(), need_temporal=False)
         conn = await connect(endpoints.database_url)
         try:
-            return await migrations.migrate(conn)
+            return await migrations.migrate(conn, progress=_sealing_progress)
         finally:
             await conn.close()
 

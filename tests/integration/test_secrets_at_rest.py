@@ -421,8 +421,11 @@ async def test_runstudio_migrate_runs_the_sealing_step_with_the_configured_keyri
     first = runstudio("migrate", "--json", env=env)
     assert first.returncode == 0, first.stderr
     assert json.loads(first.stdout)["applied"][:1] == ["0007_sealed_run_input"]
+    # The long part of an upgrade says how far it got, on stderr (the JSON stays one document).
+    assert "sealed the plaintext input of 1 run(s) written before 0007" in first.stderr
     again = runstudio("migrate", "--json", env=env)
     assert again.returncode == 0 and json.loads(again.stdout) == {"applied": []}, again.stderr
+    assert "sealed" not in again.stderr
 
     conn = await connect(empty_database_url)
     try:
