@@ -15,11 +15,10 @@ from typing import Any
 import asyncpg
 from temporalio.client import Client
 
-from engine.errors import ServiceUnavailableError
 from engine.keyring import Keyring
 from engine.services.delivery import deliver_pending_batch
 from engine.store.events import DELIVERY_CHANNEL
-from worker.inbox import MAX_BACKOFF_SECONDS, MIN_BACKOFF_SECONDS, Listener, sleep_until
+from worker.inbox import run_notified
 
 log = logging.getLogger("runstudio.fanout")
 
@@ -38,32 +37,18 @@ async def run_delivery_loop(
     poll_interval: float = 2.0,
 ) -> None:
     """Deliver queued events until ``stop`` is set; failures are logged and retried with backoff."""
-    wake = asyncio.Event()
-    listener = Listener(database_url, wake, DELIVERY_CHANNEL)
-    backoff = MIN_BACKOFF_SECONDS
-    try:
-        while not stop.is_set():
-            await listener.ensure()
-            # Cleared before reading, so an event queued during the pass triggers the next one.
-            wake.clear()
-            try:
-                finished = await _pass_unless_stopped(
-                    deliver_pending_batch(pool, client, keyring, limit=BATCH_SIZE, temporal_address=temporal_address),
-                    stop,
-                )
-            except ServiceUnavailableError as exc:  # expected during an outage: no traceback
-                log.warning("delivery: %s; retrying in %.1f s", exc, backoff)
-            except Exception:
-                log.exception("delivery pass failed; retrying in %.1f s", backoff)
-            else:
-                backoff = MIN_BACKOFF_SECONDS
-                if finished < BATCH_SIZE:  # a full pass means more may be waiting: go again at once
-                    await sleep_until(stop, wake, poll_interval)
-                continue
-            await sleep_until(stop, None, backoff)
-            backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
-    finally:
-        await listener.close()
+    await run_notified(
+        lambda: _pass_unless_stopped(
+            deliver_pending_batch(pool, client, keyring, limit=BATCH_SIZE, temporal_address=temporal_address), stop
+        ),
+        stop,
+        database_url=database_url,
+        channel=DELIVERY_CHANNEL,
+        batch_size=BATCH_SIZE,
+        poll_interval=poll_interval,
+        what="delivery",
+        log=log,
+    )
 
 
 STOP_GRACE_SECONDS = 3.0

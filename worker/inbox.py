@@ -11,7 +11,7 @@ never retried and never blocks the rows behind it.
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -49,20 +49,48 @@ async def run_inbox_consumer(
     and Temporal client); ``database_url`` opens the one extra connection that LISTENs. Batches are
     small because a batch holds its row locks while it calls Temporal.
     """
+    await run_notified(
+        lambda: ingest_inbox_batch(services_for_tenant, pool, limit=batch_size),
+        stop,
+        database_url=database_url,
+        channel=CHANNEL,
+        batch_size=batch_size,
+        poll_interval=poll_interval,
+        what="inbox",
+        log=log,
+    )
+
+
+async def run_notified(
+    one_pass: Callable[[], Awaitable[int]],
+    stop: asyncio.Event,
+    *,
+    database_url: str,
+    channel: str,
+    batch_size: int,
+    poll_interval: float,
+    what: str,
+    log: logging.Logger,
+) -> None:
+    """Run ``one_pass`` (it returns how many items it finished) until ``stop``: at once again after a full
+    batch, else on a NOTIFY on ``channel`` or after ``poll_interval``; a failing pass backs off 1 s → 30 s.
+
+    The loop of both the inbox consumer and the event delivery loop (``worker.fanout``).
+    """
     wake = asyncio.Event()
-    listener = Listener(database_url, wake, CHANNEL)
+    listener = Listener(database_url, wake, channel)
     backoff = MIN_BACKOFF_SECONDS
     try:
         while not stop.is_set():
             await listener.ensure()
-            # Cleared before reading, so a notification that arrives during the batch triggers the next one.
+            # Cleared before reading, so a notification that arrives during the pass triggers the next one.
             wake.clear()
             try:
-                handled = await ingest_inbox_batch(services_for_tenant, pool, limit=batch_size)
+                handled = await one_pass()
             except ServiceUnavailableError as exc:  # expected during an outage: no traceback
-                log.warning("inbox: %s; retrying in %.1f s", exc, backoff)
+                log.warning("%s: %s; retrying in %.1f s", what, exc, backoff)
             except Exception:
-                log.exception("inbox batch failed; retrying in %.1f s", backoff)
+                log.exception("%s pass failed; retrying in %.1f s", what, backoff)
             else:
                 backoff = MIN_BACKOFF_SECONDS
                 if handled < batch_size:  # a full batch means more may be waiting: go again at once
