@@ -14,7 +14,6 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.timer import Timer
 from textual.widgets import DataTable, Static
 
 from engine.services.context import ServiceContext
@@ -23,6 +22,7 @@ from engine.services.tasks import TaskView, list_open_tasks
 from studio_tui.failures import failure_text
 from studio_tui.format import ago, role_style, short_id
 from studio_tui.messages import OpenRun
+from studio_tui.refresh import PeriodicLoad
 from studio_tui.sanitize import safe_text
 from studio_tui.screens.task_response_modal import TaskResponseModal
 from studio_tui.widgets.health_header import HealthHeader
@@ -145,7 +145,7 @@ class InboxScreen(Screen[None]):
         self._loaded_once = False
         self._waits: dict[str, str] = {}
         """What each waiting run waits for, by run id, once read (a run keeps its wait while it is listed)."""
-        self._timer: Timer | None = None
+        self._refresh = PeriodicLoad(self, self._load, REFRESH_SECONDS)
 
     def compose(self) -> ComposeResult:
         """Header, the two lists with their titles, the detail line, footer."""
@@ -166,19 +166,15 @@ class InboxScreen(Screen[None]):
         self._show_titles()
         self.query_one("#tasks-empty", Static).update(Text("Loading…", style="dim"))
         self.query_one("#waiting-empty", Static).update(Text("Loading…", style="dim"))
-        self._load()
-        self._timer = self.set_interval(REFRESH_SECONDS, self._load)
+        self._refresh.start()
 
     def on_screen_suspend(self, _: events.ScreenSuspend) -> None:
         """No refreshing under a run screen or the response modal."""
-        if self._timer is not None:
-            self._timer.pause()
+        self._refresh.pause()
 
     def on_screen_resume(self, _: events.ScreenResume) -> None:
         """Catch up at once when the operator comes back."""
-        if self._timer is not None and self._loaded_once:
-            self._load()
-            self._timer.resume()
+        self._refresh.resume(catch_up=self._loaded_once)
         self.refresh_bindings()
 
     # -- loading (workers) --------------------------------------------------------------------------

@@ -16,7 +16,6 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.timer import Timer
 from textual.widgets import DataTable, Static
 
 from engine.services import schedules as service
@@ -25,6 +24,7 @@ from engine.services.schedules import ScheduleRow, Triggered
 from studio_tui.failures import failure_text
 from studio_tui.format import role_style, short_id, timestamp, until_time
 from studio_tui.messages import OpenRun
+from studio_tui.refresh import PeriodicLoad
 from studio_tui.sanitize import safe_text
 from studio_tui.screens.confirm_modal import ConfirmModal
 from studio_tui.widgets.health_header import HealthHeader
@@ -118,7 +118,7 @@ class SchedulesScreen(Screen[None]):
         self.source = source or ScheduleSource()
         self._rows: list[ScheduleRow] = []
         self._loaded_once = False
-        self._timer: Timer | None = None
+        self._refresh = PeriodicLoad(self, self._load, REFRESH_SECONDS)
 
     def compose(self) -> ComposeResult:
         """Header, title, the table, the note line, footer."""
@@ -134,19 +134,15 @@ class SchedulesScreen(Screen[None]):
         self.query_one("#schedules-table", KeyedTable).display = False
         self.query_one("#schedules-empty", Static).update(Text("Loading…", style="dim"))
         self._show_title()
-        self._load()
-        self._timer = self.set_interval(REFRESH_SECONDS, self._load)
+        self._refresh.start()
 
     def on_screen_suspend(self, _: events.ScreenSuspend) -> None:
         """No refreshing under a confirmation or a run."""
-        if self._timer is not None:
-            self._timer.pause()
+        self._refresh.pause()
 
     def on_screen_resume(self, _: events.ScreenResume) -> None:
         """Catch up when the operator comes back."""
-        if self._timer is not None and self._loaded_once:
-            self._load()
-            self._timer.resume()
+        self._refresh.resume(catch_up=self._loaded_once)
         self.refresh_bindings()
 
     # -- workers ----------------------------------------------------------------------------------
