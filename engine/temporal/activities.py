@@ -45,6 +45,9 @@ def _count(projection: c.Projection) -> None:
 HEARTBEAT_EVERY = 5.0
 """Seconds between heartbeats while an action runs; the workflow's heartbeat timeout is a few of these."""
 
+PROJECT_EARLY_AFTER = 0.5
+"""Seconds a pure action may run before the projection sent with it is written on its own (see ``_run_pure``)."""
+
 
 @contextlib.contextmanager
 def _heartbeating() -> Iterator[None]:
@@ -283,7 +286,9 @@ class Activities:
         Running a pure action again has no effect outside the run, so it needs no STARTED claim before it runs:
         a worker that dies mid-attempt left nothing, and the retried attempt writes everything once. Its log
         lines are held until then and written with the ledger row (in the same transaction), keyed by it. A
-        key that already succeeded (a redelivered attempt) keeps and hands back its first output.
+        key that already succeeded (a redelivered attempt) keeps and hands back its first output. A slow action
+        (past ``PROJECT_EARLY_AFTER``) has its projection written on its own meanwhile, so the read-model shows
+        the step the run is on.
         """
         effect = request.action
         redactor = await self._redactors.get(self.pool, tenant=request.tenant, run_id=request.run_id)
@@ -306,6 +311,14 @@ class Activities:
         )
         output: Any = None
         error: dict[str, Any] | None = None
+        # A slow action must not hide where the run is: past PROJECT_EARLY_AFTER the projection goes on its own.
+        early: asyncio.Task[None] | None = None
+
+        def project_early() -> None:
+            nonlocal early
+            early = asyncio.ensure_future(self._project_alone(request.projection, redactor))
+
+        timer = asyncio.get_running_loop().call_later(PROJECT_EARLY_AFTER, project_early)
         try:
             with _heartbeating():
                 output = await invoke(spec, ctx, effect.input)
@@ -315,11 +328,22 @@ class Activities:
             # The attempt ends unrecorded (its run canceled, or the worker stopping); the steps before it must
             # still reach the read-model, as they did when they were written before the action ran.
             with contextlib.suppress(Exception):
-                async with self.pool.acquire() as conn:
-                    await projections.apply(conn, request.projection, redactor=redactor)
+                await (early or self._project_alone(request.projection, redactor))
             raise
+        finally:
+            timer.cancel()
+        if early is not None:
+            await early  # a refused projection fails the attempt as a ProjectionError, a transient fault retries it
         async with self.pool.acquire() as conn:
-            begun = await self._record_pure(conn, request, redactor, output=output, error=error, lines=lines)
+            begun = await self._record_pure(
+                conn,
+                request,
+                None if early is not None else request.projection,
+                redactor,
+                output=output,
+                error=error,
+                lines=lines,
+            )
         _count(request.projection)  # once written: a failed write is retried, not counted twice
         if begun.invocation_id is None:
             return _encodable(ActionSucceeded(output=begun.stored_output))
@@ -329,17 +353,25 @@ class Activities:
             )
         return _encodable(ActionSucceeded(output=output))
 
+    async def _project_alone(self, projection: c.Projection, redactor: Redactor) -> None:
+        """Write a projection on its own (a pure action that is slow, or whose attempt was canceled)."""
+        async with self.pool.acquire() as conn:
+            with failures.guard(failures.PROJECTION_ERROR):
+                await projections.apply(conn, projection, redactor=redactor)
+
     async def _record_pure(
         self,
         conn: asyncpg.Connection,
         request: c.ActionRequest,
+        projection: c.Projection | None,
         redactor: Redactor,
         *,
         output: Any,
         error: dict[str, Any] | None,
         lines: list[tuple[str, str]],
     ) -> invocations.Begun:
-        """The projection, the pure attempt's ledger row and its log lines: one statement when Postgres takes it.
+        """The projection (None: already written), the pure attempt's ledger row and its log lines: one statement
+        when Postgres takes it.
 
         A statement refused for good is written again part by part in one transaction, so the failure is
         attributed to the projection or to the ledger as the activity promises; a transient fault raises.
@@ -362,15 +394,16 @@ class Activities:
         try:
             # Without log lines one statement is its own transaction: one round trip, one commit.
             async with conn.transaction() if lines else contextlib.nullcontext():
-                begun = await projections.apply_and_record(conn, request.projection, **ledger)
+                begun = await projections.apply_and_record(conn, projection, **ledger)
                 await self._write_lines(conn, request, begun, lines, redactor)
             return begun
         except Exception as exc:
             if failures.is_transient(exc):
                 raise
         async with conn.transaction():
-            with failures.guard(failures.PROJECTION_ERROR):
-                await projections.apply(conn, request.projection, redactor=redactor)
+            if projection is not None:
+                with failures.guard(failures.PROJECTION_ERROR):
+                    await projections.apply(conn, projection, redactor=redactor)
             begun = await projections.apply_and_record(conn, None, **ledger)
             await self._write_lines(conn, request, begun, lines, redactor)
         return begun

@@ -125,13 +125,17 @@ class _AnyModel(BaseModel):
 
 async def _slow(ctx: ActionContext, data: _AnyModel) -> _AnyModel:
     await asyncio.sleep(0.35)
-    return _AnyModel()
+    assert ctx.db is not None
+    # What the read-model shows while the action is still running.
+    seen = await ctx.db.fetchval("SELECT count(*) FROM workflow_run_steps WHERE run_id = $1", ctx.run_id)
+    return _AnyModel(seen=seen)
 
 
-async def test_a_slow_pure_action_heartbeats_while_it_runs(
+async def test_a_slow_pure_action_heartbeats_and_has_its_projection_written_while_it_runs(
     db_pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(activities_module, "HEARTBEAT_EVERY", 0.1)
+    monkeypatch.setattr(activities_module, "PROJECT_EARLY_AFTER", 0.05)
     registry = default_registry()
     registry.register(
         ActionSpec(
@@ -148,6 +152,14 @@ async def test_a_slow_pure_action_heartbeats_while_it_runs(
     beats: list[Any] = []
     env = ActivityEnvironment()
     env.on_heartbeat = lambda *details: beats.append(details)
-    outcome = await env.run(activities.run_action, request(str(uuid.uuid4()), "p-4", "test.slow", {}))
-    assert outcome == ActionSucceeded(output={})
+    run_id = str(uuid.uuid4())
+    await db_pool.execute(
+        """INSERT INTO workflow_runs (tenant, run_id, workflow_id, workflow_version, status, trigger, definition_hash)
+           VALUES ($1, $2, 'wf', 1, 'RUNNING', 'manual', 'h')""",
+        TENANT,
+        run_id,
+    )
+    outcome = await env.run(activities.run_action, request(run_id, "p-4", "test.slow", {}, steps=1))
+    assert outcome == ActionSucceeded(output={"seen": 1})
     assert 2 <= len(beats) <= 4
+    assert await ledger_row(db_pool, "p-4") == {"attempt": 1, "status": "SUCCEEDED", "output_json": {"seen": 1}}
