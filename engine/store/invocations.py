@@ -26,6 +26,36 @@ ON CONFLICT (tenant, idempotency_key) DO UPDATE
 RETURNING id, attempt
 """
 
+# BEGIN as the last part of projections.APPLY_AND_CLAIM: the projection's statement takes $1..$21 ($1 the
+# tenant, $2 the run id), the claim $22..$27. One statement, so one round trip for the projection and the claim.
+CLAIM_AFTER_PROJECTION = """
+INSERT INTO workflow_action_invocations (tenant, idempotency_key, run_id, seq, step_path, action, action_version,
+                                         attempt, status, input_json)
+VALUES ($1, $22, $2, $23, $24, $25, $26, 1, 'STARTED', $27)
+ON CONFLICT (tenant, idempotency_key) DO UPDATE
+   SET attempt = workflow_action_invocations.attempt + 1, status = 'STARTED', input_json = EXCLUDED.input_json,
+       error_json = NULL, updated_at = now()
+ WHERE workflow_action_invocations.status <> 'SUCCEEDED'
+RETURNING id, attempt
+"""
+
+# A pure action's attempt recorded once it ran, with its result: no STARTED claim comes first, because running
+# it again has no effect outside the run. A key that already succeeded keeps its first output (no row returned:
+# the caller reads that output back and hands it on, as BEGIN's caller does). $1 tenant, $2 run id, like
+# CLAIM_AFTER_PROJECTION, so it can end projections.APPLY_AND_RECORD too.
+RECORD_AFTER = """
+INSERT INTO workflow_action_invocations (tenant, idempotency_key, run_id, seq, step_path, action, action_version,
+                                         attempt, status, input_json, output_json, error_json, output_sealed,
+                                         completed_at)
+VALUES ($1, $22, $2, $23, $24, $25, $26, 1, $28, $27, $29, $30, $31, now())
+ON CONFLICT (tenant, idempotency_key) DO UPDATE
+   SET attempt = workflow_action_invocations.attempt + 1, status = EXCLUDED.status,
+       input_json = EXCLUDED.input_json, output_json = EXCLUDED.output_json, error_json = EXCLUDED.error_json,
+       output_sealed = EXCLUDED.output_sealed, updated_at = now(), completed_at = now()
+ WHERE workflow_action_invocations.status <> 'SUCCEEDED'
+RETURNING id, attempt
+"""
+
 STORED_OUTPUT = """
 SELECT id, output_json, output_sealed FROM workflow_action_invocations
  WHERE tenant = $1 AND idempotency_key = $2 AND status = 'SUCCEEDED'
@@ -69,6 +99,16 @@ async def begin(
     row = await conn.fetchrow(
         BEGIN, tenant, idempotency_key, run_id, seq, step_path, action, action_version, redactor.value(input_json)
     )
+    return await begun_from(conn, row, tenant=tenant, idempotency_key=idempotency_key, keyring=keyring)
+
+
+async def begun_from(
+    conn: asyncpg.Connection, row: asyncpg.Record | None, *, tenant: str, idempotency_key: str, keyring: Keyring
+) -> Begun:
+    """The ledger's answer from the row a claim returned (``BEGIN``, ``CLAIM_AFTER_PROJECTION``, ``RECORD_AFTER``).
+
+    No row means the key had already succeeded: its stored output is read back.
+    """
     if row is not None:
         return Begun(invocation_id=row["id"], attempt=row["attempt"])
     done = await conn.fetchrow(STORED_OUTPUT, tenant, idempotency_key)
@@ -90,7 +130,16 @@ async def finish(
     error: dict[str, Any] | None = None,
 ) -> None:
     """Record the attempt's result, redacted (the output also sealed when redaction changed it)."""
+    status, shown, shown_error, sealed = result_args(output=output, error=error, redactor=redactor, keyring=keyring)
+    await conn.execute(FINISH, tenant, invocation_id, status, shown, shown_error, sealed)
+
+
+def result_args(
+    *, output: Any, error: dict[str, Any] | None, redactor: Redactor, keyring: Keyring
+) -> tuple[str, Any, Any, Any]:
+    """Status, shown output, shown error and sealed output of a finished attempt, as ``FINISH`` and ``RECORD_AFTER``
+    store them: redacted, the output also sealed when redaction changed it."""
     status = "FAILED" if error is not None else "SUCCEEDED"
     shown = redactor.value(output)
     sealed = keyring.seal_json(output) if shown != output else None
-    await conn.execute(FINISH, tenant, invocation_id, status, shown, redactor.value(error), sealed)
+    return status, shown, redactor.value(error), sealed

@@ -14,12 +14,14 @@ from typing import Any
 import asyncpg
 
 from engine.interpreter.effects import StepRecord
+from engine.keyring import Keyring
 from engine.redaction import Redactor
+from engine.store.invocations import CLAIM_AFTER_PROJECTION, RECORD_AFTER, Begun, begun_from, result_args
 from engine.temporal.contracts import Projection, RunPatch, TaskRecord, WaitRecord
 
 # Steps and the run row in one statement (one round trip): the common projection, sent with every action.
 # A closed run only accepts another closing patch (the same one, redelivered).
-UPSERT_STEPS_AND_PATCH_RUN = """
+STEPS = """
 WITH steps AS (
     INSERT INTO workflow_run_steps (tenant, run_id, seq, attempt, path, step_id, step_type, iteration, status,
                                     started_at, completed_at, duration_ms, error_json)
@@ -35,6 +37,9 @@ WITH steps AS (
      WHERE workflow_run_steps.status = 'STARTED'
     RETURNING 1
 )
+"""
+
+PATCH_RUN = """
 UPDATE workflow_runs
    SET status            = coalesce($14, status),
        vars_json         = coalesce($15, vars_json),
@@ -46,6 +51,16 @@ UPDATE workflow_runs
        updated_at        = now()
  WHERE tenant = $1 AND run_id = $2 AND $21::bool AND (completed_at IS NULL OR $20::timestamptz IS NOT NULL)
 """
+
+UPSERT_STEPS_AND_PATCH_RUN = STEPS + PATCH_RUN
+
+# The projection sent with an action and the action's ledger write in one statement (one round trip; in
+# autocommit, one commit): the claim of an impure action before it runs (invocations.CLAIM_AFTER_PROJECTION),
+# or a pure action's attempt with its result once it ran (invocations.RECORD_AFTER). Every part of a WITH runs
+# once and to completion whatever the last part reads, so the steps and the run row are written either way.
+_RUN_CTE = ", run AS (" + PATCH_RUN + "    RETURNING 1\n)"
+APPLY_AND_CLAIM = STEPS + _RUN_CTE + CLAIM_AFTER_PROJECTION
+APPLY_AND_RECORD = STEPS + _RUN_CTE + RECORD_AFTER
 
 UPSERT_WAIT = """
 INSERT INTO workflow_run_waits (tenant, run_id, seq, step_path, wait_type, event_name, correlation_key, filters,
@@ -216,6 +231,103 @@ async def apply(conn: asyncpg.Connection, projection: Projection, *, redactor: R
         await _steps_and_run(conn, projection)
 
 
+def in_one_statement(projection: Projection) -> bool:
+    """Whether :func:`apply_and_claim` / :func:`apply_and_record` can write this projection: not with waits or
+    tasks, which take statements of their own."""
+    return not (projection.waits or projection.tasks)
+
+
+def _ledger_args(
+    *, idempotency_key: str, seq: int, step_path: str, action: str, action_version: int, input_json: Any
+) -> tuple[Any, ...]:
+    return (idempotency_key, seq, step_path, action, action_version, input_json)
+
+
+async def apply_and_claim(
+    conn: asyncpg.Connection,
+    projection: Projection,
+    *,
+    idempotency_key: str,
+    seq: int,
+    step_path: str,
+    action: str,
+    action_version: int,
+    input_json: Any,
+    redactor: Redactor,
+    keyring: Keyring,
+) -> Begun:
+    """Write the projection and claim the action's ledger key in one statement (see ``invocations.begin``).
+
+    Only for a projection :func:`in_one_statement` accepts.
+    """
+    projection = redacted(projection, redactor)
+    row = await conn.fetchrow(
+        APPLY_AND_CLAIM,
+        *_projection_args(projection),
+        *_ledger_args(
+            idempotency_key=idempotency_key,
+            seq=seq,
+            step_path=step_path,
+            action=action,
+            action_version=action_version,
+            input_json=redactor.value(input_json),
+        ),
+    )
+    return await begun_from(conn, row, tenant=projection.tenant, idempotency_key=idempotency_key, keyring=keyring)
+
+
+async def apply_and_record(
+    conn: asyncpg.Connection,
+    projection: Projection | None,
+    *,
+    tenant: str,
+    run_id: str,
+    idempotency_key: str,
+    seq: int,
+    step_path: str,
+    action: str,
+    action_version: int,
+    input_json: Any,
+    output: Any,
+    error: dict[str, Any] | None,
+    redactor: Redactor,
+    keyring: Keyring,
+) -> Begun:
+    """Write the projection (if any) and a finished attempt of a pure action in one statement.
+
+    The answer is the attempt's ledger row (``invocation_id`` set), or, when the key had already succeeded,
+    that first output (``stored_output``), which the caller hands on instead of its own: a redelivered
+    attempt must not change what the run computes. ``projection`` only one :func:`in_one_statement` accepts,
+    or None when it was written already.
+    """
+    status, shown, shown_error, sealed = result_args(output=output, error=error, redactor=redactor, keyring=keyring)
+    ledger = _ledger_args(
+        idempotency_key=idempotency_key,
+        seq=seq,
+        step_path=step_path,
+        action=action,
+        action_version=action_version,
+        input_json=redactor.value(input_json),
+    )
+    if projection is None:
+        args: tuple[Any, ...] = (tenant, run_id, *_steps_columns([]), *_run_args(None), False)
+    else:
+        args = _projection_args(redacted(projection, redactor))
+    row = await conn.fetchrow(APPLY_AND_RECORD, *args, *ledger, status, shown, shown_error, sealed)
+    return await begun_from(conn, row, tenant=tenant, idempotency_key=idempotency_key, keyring=keyring)
+
+
+def _projection_args(projection: Projection) -> tuple[Any, ...]:
+    """$1..$21 of ``UPSERT_STEPS_AND_PATCH_RUN`` for an already redacted projection."""
+    return (
+        projection.tenant,
+        projection.run_id,
+        *_steps_columns(projection.steps),
+        *_run_args(projection.run),
+        projection.run is not None,
+    )
+
+
 async def fail_run(
     conn: asyncpg.Connection | asyncpg.Pool,
     *,
@@ -236,11 +348,4 @@ async def fail_run(
 async def _steps_and_run(conn: asyncpg.Connection, projection: Projection) -> None:
     if not projection.steps and projection.run is None:
         return
-    await conn.execute(
-        UPSERT_STEPS_AND_PATCH_RUN,
-        projection.tenant,
-        projection.run_id,
-        *_steps_columns(projection.steps),
-        *_run_args(projection.run),
-        projection.run is not None,
-    )
+    await conn.execute(UPSERT_STEPS_AND_PATCH_RUN, *_projection_args(projection))

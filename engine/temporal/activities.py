@@ -6,7 +6,7 @@ They hold the database pool and the action registry; the worker registers their 
 import asyncio
 import contextlib
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +15,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from engine import failures, metrics
-from engine.actions.base import ActionContext, invoke
+from engine.actions.base import ActionContext, ActionSpec, invoke
 from engine.actions.errors import ActionError
 from engine.actions.registry import ActionRegistry
 from engine.default_keyring import settings_keyring
@@ -23,6 +23,7 @@ from engine.dsl.hashing import definition_hash
 from engine.interpreter.effects import ActionFailed, ActionSucceeded
 from engine.keyring import Keyring
 from engine.log_context import log_context
+from engine.redaction import Redactor
 from engine.services import scheduled_launch
 from engine.services.payloads import PayloadRejected, check_payload
 from engine.services.scheduled_launch import SCHEDULED_LAUNCH_REFUSED
@@ -44,23 +45,32 @@ def _count(projection: c.Projection) -> None:
 HEARTBEAT_EVERY = 5.0
 """Seconds between heartbeats while an action runs; the workflow's heartbeat timeout is a few of these."""
 
+PROJECT_EARLY_AFTER = 0.5
+"""Seconds a pure action may run before the projection sent with it is written on its own (see ``_run_pure``)."""
 
-@contextlib.asynccontextmanager
-async def _heartbeating() -> AsyncIterator[None]:
-    """Heartbeat while the body runs, so Temporal notices a dead worker in seconds, not at the timeout."""
 
-    async def beat() -> None:
-        while True:
-            activity.heartbeat()
-            await asyncio.sleep(HEARTBEAT_EVERY)
+@contextlib.contextmanager
+def _heartbeating() -> Iterator[None]:
+    """Heartbeat while the body runs, so Temporal notices a dead worker in seconds, not at the timeout.
 
-    task = asyncio.create_task(beat())
+    A timer on the loop rather than a task: most actions finish long before the first beat is due, and then
+    no heartbeat (a call to the server) is sent at all; the heartbeat timeout counts from the attempt's
+    start, so a silent first ``HEARTBEAT_EVERY`` seconds is still well inside it.
+    """
+    loop = asyncio.get_running_loop()
+    handle: asyncio.TimerHandle | None = None
+
+    def beat() -> None:
+        nonlocal handle
+        activity.heartbeat()
+        handle = loop.call_later(HEARTBEAT_EVERY, beat)
+
+    # call_later copies the current context: the callback runs inside this activity's context.
+    handle = loop.call_later(HEARTBEAT_EVERY, beat)
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        handle.cancel()
 
 
 @dataclass
@@ -153,24 +163,30 @@ class Activities:
 
     async def _run_action(self, request: c.ActionRequest) -> c.ActionOutcome:
         effect = request.action
-        # One transaction, so one commit (WAL flush) for the projection and the ledger claim together.
-        async with self.pool.acquire() as conn, conn.transaction():
+        spec = self._known_spec(effect.action, effect.version)
+        if spec is not None and spec.is_pure(effect.input) and projections.in_one_statement(request.projection):
+            return await self._run_pure(request, spec)
+        async with self.pool.acquire() as conn:
             redactor = await self._redactors.get(conn, tenant=request.tenant, run_id=request.run_id)
-            with failures.guard(failures.PROJECTION_ERROR):
-                await projections.apply(conn, request.projection, redactor=redactor)
-            begun = await invocations.begin(
-                conn,
-                tenant=request.tenant,
-                idempotency_key=effect.idempotency_key,
-                run_id=request.run_id,
-                seq=effect.seq,
-                step_path=effect.path,
-                action=effect.action,
-                action_version=effect.version,
-                input_json=effect.input,
-                redactor=redactor,
-                keyring=self.keyring,
-            )
+            begun = await self._claim_in_one_statement(conn, request, redactor)
+            if begun is None:
+                # One transaction, so one commit (WAL flush) for the projection and the ledger claim together.
+                async with conn.transaction():
+                    with failures.guard(failures.PROJECTION_ERROR):
+                        await projections.apply(conn, request.projection, redactor=redactor)
+                    begun = await invocations.begin(
+                        conn,
+                        tenant=request.tenant,
+                        idempotency_key=effect.idempotency_key,
+                        run_id=request.run_id,
+                        seq=effect.seq,
+                        step_path=effect.path,
+                        action=effect.action,
+                        action_version=effect.version,
+                        input_json=effect.input,
+                        redactor=redactor,
+                        keyring=self.keyring,
+                    )
         _count(request.projection)  # once written: a failed write is retried, not counted twice
         if begun.invocation_id is None:
             return _encodable(ActionSucceeded(output=begun.stored_output))
@@ -207,7 +223,7 @@ class Activities:
         )
         try:
             spec = self.registry.get(effect.action, effect.version)
-            async with _heartbeating():
+            with _heartbeating():
                 output = await invoke(spec, ctx, effect.input)
         except ActionError as exc:
             error = {"category": str(exc.category), "message": exc.message, "details": exc.details}
@@ -229,6 +245,197 @@ class Activities:
             keyring=self.keyring,
         )
         return _encodable(ActionSucceeded(output=output))
+
+    def _known_spec(self, name: str, version: int) -> ActionSpec | None:
+        """The registered spec, or None (an unknown action fails inside the ledger, as it always did)."""
+        return self.registry.get(name, version) if self.registry.exists(name, version) else None
+
+    async def _claim_in_one_statement(
+        self, conn: asyncpg.Connection, request: c.ActionRequest, redactor: Redactor
+    ) -> invocations.Begun | None:
+        """The projection and the claim in one round trip (no BEGIN/COMMIT), or None to take the transactional path.
+
+        None too when Postgres refused the statement for good: the slower path then fails the same way,
+        attributed to the projection or to the ledger as the activity promises. A transient fault raises,
+        and Temporal retries the attempt.
+        """
+        effect = request.action
+        if not projections.in_one_statement(request.projection):
+            return None
+        try:
+            return await projections.apply_and_claim(
+                conn,
+                request.projection,
+                idempotency_key=effect.idempotency_key,
+                seq=effect.seq,
+                step_path=effect.path,
+                action=effect.action,
+                action_version=effect.version,
+                input_json=effect.input,
+                redactor=redactor,
+                keyring=self.keyring,
+            )
+        except Exception as exc:
+            if failures.is_transient(exc):
+                raise
+            return None
+
+    async def _run_pure(self, request: c.ActionRequest, spec: ActionSpec) -> c.ActionOutcome:
+        """Run a pure action first, then write the projection and the attempt's ledger row in one statement.
+
+        Running a pure action again has no effect outside the run, so it needs no STARTED claim before it runs:
+        a worker that dies mid-attempt left nothing, and the retried attempt writes everything once. Its log
+        lines are held until then and written with the ledger row (in the same transaction), keyed by it. A
+        key that already succeeded (a redelivered attempt) keeps and hands back its first output. A slow action
+        (past ``PROJECT_EARLY_AFTER``) has its projection written on its own meanwhile, so the read-model shows
+        the step the run is on.
+        """
+        effect = request.action
+        redactor = await self._redactors.get(self.pool, tenant=request.tenant, run_id=request.run_id)
+        lines: list[tuple[str, str]] = []
+
+        async def log(level: str, message: str) -> None:
+            lines.append((level, message))
+
+        ctx = ActionContext(
+            tenant=request.tenant,
+            run_id=request.run_id,
+            workflow_id=request.workflow_id,
+            step_path=effect.path,
+            step_id=effect.step_id,
+            attempt=effect.attempt,
+            idempotency_key=effect.idempotency_key,
+            db=self.pool,
+            log=log,
+            http_allowed_hosts=self.http_allowed_hosts,
+        )
+        output: Any = None
+        error: dict[str, Any] | None = None
+        # A slow action must not hide where the run is: past PROJECT_EARLY_AFTER the projection goes on its own.
+        early: asyncio.Task[None] | None = None
+
+        def project_early() -> None:
+            nonlocal early
+            early = asyncio.ensure_future(self._project_alone(request.projection, redactor))
+
+        timer = asyncio.get_running_loop().call_later(PROJECT_EARLY_AFTER, project_early)
+        try:
+            with _heartbeating():
+                output = await invoke(spec, ctx, effect.input)
+        except ActionError as exc:
+            error = {"category": str(exc.category), "message": exc.message, "details": exc.details}
+        except asyncio.CancelledError:
+            # The attempt ends unrecorded (its run canceled, or the worker stopping); the steps before it must
+            # still reach the read-model, as they did when they were written before the action ran.
+            with contextlib.suppress(Exception):
+                await (early or self._project_alone(request.projection, redactor))
+            raise
+        finally:
+            timer.cancel()
+        if early is not None:
+            await early  # a refused projection fails the attempt as a ProjectionError, a transient fault retries it
+        async with self.pool.acquire() as conn:
+            begun = await self._record_pure(
+                conn,
+                request,
+                None if early is not None else request.projection,
+                redactor,
+                output=output,
+                error=error,
+                lines=lines,
+            )
+        _count(request.projection)  # once written: a failed write is retried, not counted twice
+        if begun.invocation_id is None:
+            return _encodable(ActionSucceeded(output=begun.stored_output))
+        if error is not None:
+            return _encodable(
+                ActionFailed(category=error["category"], message=error["message"], details=error["details"])
+            )
+        return _encodable(ActionSucceeded(output=output))
+
+    async def _project_alone(self, projection: c.Projection, redactor: Redactor) -> None:
+        """Write a projection on its own (a pure action that is slow, or whose attempt was canceled)."""
+        async with self.pool.acquire() as conn:
+            with failures.guard(failures.PROJECTION_ERROR):
+                await projections.apply(conn, projection, redactor=redactor)
+
+    async def _record_pure(
+        self,
+        conn: asyncpg.Connection,
+        request: c.ActionRequest,
+        projection: c.Projection | None,
+        redactor: Redactor,
+        *,
+        output: Any,
+        error: dict[str, Any] | None,
+        lines: list[tuple[str, str]],
+    ) -> invocations.Begun:
+        """The projection (None: already written), the pure attempt's ledger row and its log lines: one statement
+        when Postgres takes it.
+
+        A statement refused for good is written again part by part in one transaction, so the failure is
+        attributed to the projection or to the ledger as the activity promises; a transient fault raises.
+        """
+        effect = request.action
+        ledger: dict[str, Any] = {
+            "tenant": request.tenant,
+            "run_id": request.run_id,
+            "idempotency_key": effect.idempotency_key,
+            "seq": effect.seq,
+            "step_path": effect.path,
+            "action": effect.action,
+            "action_version": effect.version,
+            "input_json": effect.input,
+            "output": output,
+            "error": error,
+            "redactor": redactor,
+            "keyring": self.keyring,
+        }
+        try:
+            # Without log lines one statement is its own transaction: one round trip, one commit.
+            async with conn.transaction() if lines else contextlib.nullcontext():
+                begun = await projections.apply_and_record(conn, projection, **ledger)
+                await self._write_lines(conn, request, begun, lines, redactor)
+            return begun
+        except Exception as exc:
+            if failures.is_transient(exc):
+                raise
+        async with conn.transaction():
+            if projection is not None:
+                with failures.guard(failures.PROJECTION_ERROR):
+                    await projections.apply(conn, projection, redactor=redactor)
+            begun = await projections.apply_and_record(conn, None, **ledger)
+            await self._write_lines(conn, request, begun, lines, redactor)
+        return begun
+
+    @staticmethod
+    async def _write_lines(
+        conn: asyncpg.Connection,
+        request: c.ActionRequest,
+        begun: invocations.Begun,
+        lines: list[tuple[str, str]],
+        redactor: Redactor,
+    ) -> None:
+        """A pure attempt's held log lines, numbered and keyed like the lines of a claimed attempt."""
+        if not lines or begun.invocation_id is None:
+            return  # an attempt that lost to an earlier success adds no lines: that success wrote its own
+        effect = request.action
+        await conn.executemany(
+            logs.APPEND,
+            [
+                (
+                    request.tenant,
+                    request.run_id,
+                    effect.path,
+                    level,
+                    redactor.value(message),
+                    begun.invocation_id,
+                    effect.attempt,
+                    number,
+                )
+                for number, (level, message) in enumerate(lines, start=1)
+            ],
+        )
 
     @activity.defn(name=c.CREATE_CHILD_RUN)
     @failures.guarded(failures.CHILD_START_ERROR)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import asyncpg
+import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
@@ -113,8 +114,17 @@ async def test_sigterm_stops_the_worker_gracefully(
             os.killpg(proc.pid, signal.SIGKILL)
 
 
+@pytest.mark.parametrize(
+    ("method", "ledger_attempts"),
+    [
+        # Impure (POST): claimed STARTED before it runs, so the killed attempt counts in the ledger row.
+        ("POST", 2),
+        # Pure (GET): recorded with its result once it ran, so the killed attempt left no trace to count.
+        ("GET", 1),
+    ],
+)
 async def test_a_worker_killed_during_an_action_is_noticed_by_heartbeat_and_the_attempt_rerun(
-    private_temporal: WorkflowEnvironment, migrated_database_url: str
+    private_temporal: WorkflowEnvironment, migrated_database_url: str, method: str, ledger_attempts: int
 ) -> None:
     hits: list[int] = []
     first_request_arrived = asyncio.Event()
@@ -138,7 +148,10 @@ async def test_a_worker_killed_during_an_action_is_noticed_by_heartbeat_and_the_
     address = client.service_client.config.target_host
     pool: asyncpg.Pool = await create_pool(migrated_database_url)
     services = ServiceContext(
-        pool=pool, endpoints=Endpoints(migrated_database_url, address, "default"), tenant="crash-http", _client=client
+        pool=pool,
+        endpoints=Endpoints(migrated_database_url, address, "default"),
+        tenant=f"crash-http-{method.lower()}",
+        _client=client,
     )
     workers: list[subprocess.Popen[bytes]] = []
     try:
@@ -156,7 +169,7 @@ async def test_a_worker_killed_during_an_action_is_noticed_by_heartbeat_and_the_
                         "type": "action.call",
                         "action": "http.request",
                         "version": 1,
-                        "input": {"url": f"http://127.0.0.1:{port}/hit", "timeoutMs": 60000},
+                        "input": {"url": f"http://127.0.0.1:{port}/hit", "method": method, "timeoutMs": 60000},
                         "saveAs": "vars.response",
                     }
                 ],
@@ -173,7 +186,9 @@ async def test_a_worker_killed_during_an_action_is_noticed_by_heartbeat_and_the_
         assert detail.status == "SUCCEEDED", detail.error
         assert detail.vars["response"]["json"] == {"ok": True}
         assert hits == [1, 2]  # at least once: the killed attempt had reached the server
-        assert [(i.action, i.attempt, i.status) for i in detail.invocations] == [("http.request", 2, "SUCCEEDED")]
+        assert [(i.action, i.attempt, i.status) for i in detail.invocations] == [
+            ("http.request", ledger_attempts, "SUCCEEDED")
+        ]
         assert [(s.step_id, s.attempt, s.status) for s in detail.steps] == [("call", 1, "SUCCEEDED")]
     finally:
         for proc in workers:
