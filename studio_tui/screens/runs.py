@@ -230,11 +230,13 @@ class RunsScreen(Screen[None]):
         """The query of the rows the table shows."""
         self._open_when_loaded = False
         """Enter was pressed in the search box before its results arrived: open the first one when they do."""
-        self._drawn: dict[str, tuple[tuple[RunSummary, bool, bool], Row, float]] = {}
+        self._drawn: dict[str, tuple[tuple[RunSummary, bool, bool] | None, Row, float]] = {}
         """Each row's cells as last drawn, with what they were drawn from (run, marked, flashing) and when
         (monotonic): a row is drawn again only when that changed or it is on screen (its "ago" and "took"
-        follow the clock)."""
+        follow the clock). ``None``: blank, not drawn yet (far from the screen)."""
         self._drawn_columns: tuple[tuple[str, int], ...] = ()
+        self._blank: tuple[Text, ...] = ()
+        """The cells of a row not drawn yet (shared: cells are never changed in place)."""
         self._viewport_pending = False
 
     def compose(self) -> ComposeResult:
@@ -347,12 +349,18 @@ class RunsScreen(Screen[None]):
         query = self.query_filters
         if debounce:
             await asyncio.sleep(debounce)  # a newer keystroke cancels this worker before it queries
+        # The page and the count side by side on two connections: the rows wait for the slower, not the sum.
+        page = asyncio.ensure_future(self._fetch(query, after=None, limit=PAGE_SIZE))
+        counted = asyncio.ensure_future(count_runs(self.services, **query.list_kwargs()))
         try:
-            runs = await self._fetch(query, after=None, limit=PAGE_SIZE)
-            count = await self._count_matching(query, runs, PAGE_SIZE)
+            runs, total = await asyncio.gather(page, counted)
         except Exception as exc:
             self.post_message(self.LoadFailed(query, failure_text(exc, self.services.endpoints)))
             return
+        finally:
+            page.cancel()
+            counted.cancel()
+        count = len(runs) if len(runs) < PAGE_SIZE else total  # a short page is every match, as it is now
         self.post_message(self.Loaded(query, runs, "first", PAGE_SIZE, count=count))
 
     @work(exclusive=True, exit_on_error=False, group="runs-more")
@@ -493,7 +501,9 @@ class RunsScreen(Screen[None]):
             self._flash_until.clear()
         if message.mode in ("first", "refresh"):
             self._top_seen = {r.run_id for r in message.runs}
-        self._render_rows(to_top=message.mode == "first" or (message.mode == "refresh" and at_top))
+        self._render_rows(
+            to_top=message.mode == "first" or (message.mode == "refresh" and at_top), to_end=message.mode == "end"
+        )
         if message.mode == "end" and self._runs:
             table.move_cursor(row=len(self._runs) - 1, scroll=False)
             # After the table's own "keep the row where it was on screen" scroll, which is queued first.
@@ -632,10 +642,24 @@ class RunsScreen(Screen[None]):
             return Text(" ")
         return Text(MARK, style=role_style(self.app.theme_variables, "accent", bold=True))
 
-    def _sync_table(self, *, scrolled: bool = False) -> None:
+    def _near_ids(self, cursor: int | None) -> set[str]:
+        """The runs a page-up or page-down can bring on screen: a screen either side of the cursor's row (at
+        ``cursor``, or where the table's cursor is) and of the rows on screen now."""
+        table = self.query_one(KeyedTable)
+        height = max(1, table.size.height)
+        if cursor is None:
+            keep = table.highlighted_key
+            cursor = next((n for n, run in enumerate(self._runs) if run.run_id == keep), 0)
+        top = int(table.scroll_y)
+        spans = ((cursor - 2 * height, cursor + 2 * height), (top - height, top + 2 * height))
+        return {run.run_id for first, last in spans for run in self._runs[max(0, first) : max(0, last + 1)]}
+
+    def _sync_table(self, *, scrolled: bool = False, cursor: int | None = None) -> None:
         """Hand the table every row, drawing again only the rows that changed or are on screen.
 
-        After a scroll (``scrolled``), rows on screen are drawn again only if they were drawn a while ago."""
+        After a scroll (``scrolled``), rows on screen are drawn again only if they were drawn a while ago. Rows
+        farther than a page from the screen and never drawn get blank cells: a page of rows read ahead costs
+        storing them, and each is drawn as it nears the screen (``cursor``: the row the cursor is going to)."""
         table = self.query_one(KeyedTable)
         now = self.services.clock()
         columns = self._columns()
@@ -644,15 +668,24 @@ class RunsScreen(Screen[None]):
         if shape != self._drawn_columns:
             self._drawn.clear()
             self._drawn_columns = shape
+            self._blank = tuple(Text() for _ in columns)
         flashing = self.flashing
         on_screen = set(self._visible_ids())
+        near = self._near_ids(cursor)
         stale = time.monotonic() - REFRESH_SECONDS / 2
-        drawn: dict[str, tuple[tuple[RunSummary, bool, bool], Row, float]] = {}
+        drawn: dict[str, tuple[tuple[RunSummary, bool, bool] | None, Row, float]] = {}
         rows: list[Row] = []
         changed: set[str] = set()
         for run in self._runs:
-            state = (run, run.run_id in self._marked, run.run_id in flashing)
             before = self._drawn.get(run.run_id)
+            if run.run_id not in near and (before is None or before[0] is None):
+                blank = before or (None, (run.run_id, self._blank), 0.0)
+                if before is None:
+                    changed.add(run.run_id)
+                drawn[run.run_id] = blank
+                rows.append(blank[1])
+                continue
+            state = (run, run.run_id in self._marked, run.run_id in flashing)
             if (
                 before is None
                 or before[0] != state
@@ -678,9 +711,9 @@ class RunsScreen(Screen[None]):
         self._viewport_pending = False
         self._sync_table(scrolled=True)
 
-    def _render_rows(self, *, to_top: bool = False) -> None:
+    def _render_rows(self, *, to_top: bool = False, to_end: bool = False) -> None:
         table = self.query_one(KeyedTable)
-        self._sync_table()
+        self._sync_table(cursor=0 if to_top else len(self._runs) - 1 if to_end else None)
         if to_top and self._runs:
             table.move_cursor(row=0)
             # After the table's own "keep the row where it was on screen" scroll, which is queued first.

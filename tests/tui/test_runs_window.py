@@ -215,3 +215,34 @@ async def test_end_reads_the_oldest_run_from_the_other_end_and_home_comes_back(
         await settle(pilot)
         assert screen.highlighted_run_id == ids[0] and table.row_keys() == ids[:PAGE_SIZE]
         assert screen.list_position == 0
+
+
+async def test_rows_far_from_the_screen_are_drawn_only_as_they_near_it(
+    db_pool: asyncpg.Pool, migrated_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page of 200 runs draws the rows a page-down can reach, not all 200; page-downs draw the rows ahead of
+    them, so what comes on screen was drawn before it got there."""
+    ids = await seed.seed_many(db_pool, 300)
+    drawn: list[str] = []
+    real_row = RunsScreen._row
+
+    def counting_row(self: RunsScreen, run: Any, *args: Any) -> Any:
+        drawn.append(run.run_id)
+        return real_row(self, run, *args)
+
+    monkeypatch.setattr(RunsScreen, "_row", counting_row)
+    app = quiet(RunStudioApp(studio_services(db_pool, migrated_database_url)))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = runs_screen(app).query_one(KeyedTable)
+        height = table.size.height
+        assert table.row_count == PAGE_SIZE
+        assert len(set(drawn)) <= 3 * height < PAGE_SIZE  # the screen and a page-down's worth below it
+        assert table.get_cell(ids[PAGE_SIZE - 1], "run").plain == ""  # far below: not drawn yet
+        for _ in range(3):
+            await pilot.press("pagedown")
+            await settle(pilot)
+            top = round(table.scroll_y)
+            on_screen = ids[top : top + height]
+            assert all(table.get_cell(run_id, "run").plain.strip() == run_id[:8] for run_id in on_screen)
+        assert len(set(drawn)) < PAGE_SIZE
