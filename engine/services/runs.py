@@ -198,13 +198,18 @@ async def list_runs(
     after: Keyset | None = None,
     limit: int = 100,
     run_ids: Sequence[str] | None = None,
+    before: Keyset | None = None,
+    from_end: bool = False,
 ) -> list[RunSummary]:
     """One keyset page of runs in ``sort`` order (newest first by default), each with why it is where it is.
 
     ``workflow_id`` is exact, ``workflow_prefix`` the case-insensitive start of one; ``run_id_prefix`` matches
     the start of run ids (case-insensitive); ``stuck`` keeps only stuck runs; ``since`` is a time or a
     duration back from now, ``until`` a time (started before it). ``after`` is the last row's
-    ``cursor_of(run, sort)``. ``run_ids`` keeps only those runs (the studio re-reads the rows on screen).
+    ``cursor_of(run, sort)``. ``before`` (a ``cursor_of``) is the page just before that run instead, and
+    ``from_end`` the last page of the list (the oldest runs, newest first): both read the sort's index backwards
+    from that point, never what lies between, and return the page in list order (the studio's window moves up
+    and jumps to the end with them). ``run_ids`` keeps only those runs (the studio re-reads the rows on screen).
     Only the list's columns are read: no run's input, vars or output is decoded. Filters are checked first
     (``InboundRejected``): a known status, trigger and sort, text Postgres can compare, a page size of
     1..``MAX_PAGE``.
@@ -223,13 +228,20 @@ async def list_runs(
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
         raise InboundRejected("page size", "$", f"must be a whole number in 1..{MAX_PAGE}", code="range")
     sort = run_filters.check_sort(sort)
+    if sum((after is not None, before is not None, from_end)) > 1:
+        raise InboundRejected("page", "$", "give at most one of after, before and from_end", code="range")
+    reverse = before is not None or from_end
+    if before is not None:
+        after = before
     if after is not None:
         after = (*after[:-1], parse_run_id(after[-1]))
     if where is None:
         return []  # text that cannot start a run id matches no run
     if run_ids is not None:
         where = replace(where, run_ids=[parse_run_id(run_id) for run_id in run_ids])
-    rows = await run_list.summary_page(ctx.pool, tenant=ctx.tenant, where=where, sort=sort, after=after, limit=limit)
+    rows = await run_list.summary_page(
+        ctx.pool, tenant=ctx.tenant, where=where, sort=sort, after=after, limit=limit, reverse=reverse
+    )
     now = ctx.clock()
     errors = await _error_lines(ctx, rows)
     return [

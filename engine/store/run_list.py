@@ -141,8 +141,18 @@ _ORDER: Final[dict[str, str]] = {
     "duration": f"{_DURATION} DESC, r.started_at, r.run_id",
 }
 
-# After the last row of a page, newest first: one row comparison the index seeks to.
+# The same orders walked from the other end (every column flipped, so the same index is read backwards): the
+# studio reads the page before its window, or the last page of the list, without reading what lies between.
+_REVERSE_ORDER: Final[dict[str, str]] = {
+    "started": "r.started_at, r.run_id",
+    "status": "r.status DESC, r.started_at, r.run_id",
+    "duration": f"{_DURATION}, r.started_at DESC, r.run_id DESC",
+}
+
+# After the last row of a page, newest first: one row comparison the index seeks to (walking backwards: the
+# rows before it).
 _AFTER_STARTED: Final = "(r.started_at, r.run_id) < (${}::timestamptz, ${}::uuid)"
+_BEFORE_STARTED: Final = "(r.started_at, r.run_id) > (${}::timestamptz, ${}::uuid)"
 
 # The other sorts mix directions (status up, time down), which no single row comparison expresses. Their
 # next page is two index-ordered scans glued end to end: the rest of the last row's group, then the
@@ -152,6 +162,13 @@ _AFTER_SPLIT: Final[dict[str, tuple[str, str]]] = {
     "duration": (
         f"{_DURATION} = ${{0}}::interval AND (r.started_at, r.run_id) > (${{1}}::timestamptz, ${{2}}::uuid)",
         f"{_DURATION} < ${{0}}::interval",
+    ),
+}
+_BEFORE_SPLIT: Final[dict[str, tuple[str, str]]] = {
+    "status": ("r.status = ${0} AND (r.started_at, r.run_id) > (${1}::timestamptz, ${2}::uuid)", "r.status < ${0}"),
+    "duration": (
+        f"{_DURATION} = ${{0}}::interval AND (r.started_at, r.run_id) < (${{1}}::timestamptz, ${{2}}::uuid)",
+        f"{_DURATION} > ${{0}}::interval",
     ),
 }
 
@@ -178,20 +195,25 @@ def _where(where: RunFilter) -> tuple[list[str], int]:
     return clauses, n
 
 
-def page_sql(where: RunFilter, *, sort: RunSort = "started", after: bool = False, summary: bool = False) -> str:
+def page_sql(
+    where: RunFilter, *, sort: RunSort = "started", after: bool = False, summary: bool = False, reverse: bool = False
+) -> str:
     """The page query for one combination of filters and sort; parameters: tenant, filters, keyset, limit.
 
     ``summary`` selects only the list's columns (``SummaryRow``) instead of every column of the run.
+    ``reverse`` walks the order backwards: the rows before the keyset (or the last rows of the list, without
+    one), nearest first; the caller turns them back into list order.
     """
     clauses, n = _where(where)
-    order = _ORDER[sort]
+    order = (_REVERSE_ORDER if reverse else _ORDER)[sort]
     select = f"SELECT {SUMMARY_COLUMNS if summary else RUN_COLUMNS}{_WHY_COLUMNS}\n  FROM "
     if not after or sort == "started":
         if after:
-            clauses.append(_AFTER_STARTED.format(n, n + 1))
+            clauses.append((_BEFORE_STARTED if reverse else _AFTER_STARTED).format(n, n + 1))
             n += 2
         return f"{select}workflow_runs r{_WHY_JOINS}\n WHERE {' AND '.join(clauses)}\n ORDER BY {order} LIMIT ${n}"
-    same, beyond = (fragment.format(n, n + 1, n + 2) for fragment in _AFTER_SPLIT[sort])
+    split = _BEFORE_SPLIT if reverse else _AFTER_SPLIT
+    same, beyond = (fragment.format(n, n + 1, n + 2) for fragment in split[sort])
     limit = f"${n + 3}"
     base = " AND ".join(clauses)
     scans = " UNION ALL ".join(
@@ -247,9 +269,18 @@ async def summary_page(
     sort: RunSort = "started",
     after: Keyset | None = None,
     limit: int = 100,
+    reverse: bool = False,
 ) -> list[SummaryRow]:
-    """Like ``page``, with only the list's columns (what the runs list shows, without the run's JSON)."""
-    rows = await _page_records(conn, tenant=tenant, where=where, sort=sort, after=after, limit=limit, summary=True)
+    """Like ``page``, with only the list's columns (what the runs list shows, without the run's JSON).
+
+    ``reverse``: the ``limit`` rows before ``after`` (without it, the last ``limit`` rows of the list), still
+    returned in list order.
+    """
+    rows = await _page_records(
+        conn, tenant=tenant, where=where, sort=sort, after=after, limit=limit, summary=True, reverse=reverse
+    )
+    if reverse:
+        rows.reverse()
     return [SummaryRow(**r) for r in rows]
 
 
@@ -276,13 +307,14 @@ async def _page_records(
     after: Keyset | None,
     limit: int,
     summary: bool,
+    reverse: bool = False,
 ) -> list[Any]:
     if sort not in RUN_SORTS:
         raise ValueError(f"unknown sort {sort!r}")
     args = query_args(tenant, where)
     if after is not None:
         args.extend(after)
-    sql = page_sql(where, sort=sort, after=after is not None, summary=summary)
+    sql = page_sql(where, sort=sort, after=after is not None, summary=summary, reverse=reverse)
     if where.workflow_prefix is None:
         return list(await conn.fetch(sql, *args, limit))
     return await _fetch_planned_per_value(conn, sql, [*args, limit])

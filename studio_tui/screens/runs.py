@@ -53,9 +53,14 @@ from studio_tui.widgets.new_runs_marker import NewRunsMarker
 from studio_tui.widgets.studio_footer import StudioFooter
 
 PAGE_SIZE: Final = 200
-"""Runs fetched per keyset page (the table never holds more than the pages scrolled into)."""
-PREFETCH_ROWS: Final = 40
-"""Fetch the next page once the cursor is this close to the last loaded row."""
+"""Runs fetched per keyset page."""
+WINDOW_ROWS: Final = 3 * PAGE_SIZE
+"""The most rows held (runs and table rows): a window around the cursor. Scrolling on reads the next page and
+drops the rows farthest behind; scrolling back reads them again by keyset. Memory stays flat however far the
+operator scrolls through a million runs."""
+PREFETCH_ROWS: Final = PAGE_SIZE // 2
+"""Fetch the next page (or the one before the window) once the cursor is this close to the window's edge: a
+few page-downs ahead, so a page-down never waits for SQL."""
 REFRESH_SECONDS: Final = 2.0
 SEARCH_DEBOUNCE_SECONDS: Final = 0.06
 """Wait this long after a key before searching: a keystroke that follows cancels the query, and a search
@@ -139,15 +144,16 @@ class RunsScreen(Screen[None]):
     ]
 
     class Loaded(Message):
-        """A page of runs arrived for ``query``: the first page, the page after ``after``, or a refresh (``asked``
-        rows from the top, plus the rows on screen below them: ``visible`` is what is left of ``visible_ids``
-        under the filter); ``count`` is how many match (capped), when it was read."""
+        """A page of runs arrived for ``query``: the first page, the page after ``after`` ("more"), the page before
+        ``after`` ("before": ``after`` is then the window's first row), the last page of the list ("end"), or a
+        refresh (``asked`` rows from the top, plus the rows on screen below them: ``visible`` is what is left of
+        ``visible_ids`` under the filter); ``count`` is how many match (capped), when it was read."""
 
         def __init__(
             self,
             query: RunQuery,
             runs: list[RunSummary],
-            mode: Literal["first", "more", "refresh"],
+            mode: Literal["first", "more", "before", "end", "refresh"],
             asked: int,
             after: Cursor | None = None,
             count: int | None = None,
@@ -202,7 +208,15 @@ class RunsScreen(Screen[None]):
         self.services = services
         self.read_only = read_only
         self._runs: list[RunSummary] = []
+        """The window: at most ``WINDOW_ROWS`` consecutive runs of the list, around the cursor."""
         self._exhausted = False
+        """The window reaches the end of the list (nothing below its last row)."""
+        self._cut_above = False
+        """Runs of the list lie above the window's first row (dropped behind the cursor, or never read after End)."""
+        self._skipped: int | None = 0
+        """How many runs of the list lie above the window (``None``: unknown, after End)."""
+        self._top_seen: set[str] = set()
+        """The top page's runs as last read: while the window is cut above, runs new to it are "↑ N new"."""
         self._loaded_once = False
         self._count: int | None = None
         self._timer: Timer | None = None
@@ -216,11 +230,13 @@ class RunsScreen(Screen[None]):
         """The query of the rows the table shows."""
         self._open_when_loaded = False
         """Enter was pressed in the search box before its results arrived: open the first one when they do."""
-        self._drawn: dict[str, tuple[tuple[RunSummary, bool, bool], Row, float]] = {}
+        self._drawn: dict[str, tuple[tuple[RunSummary, bool, bool] | None, Row, float]] = {}
         """Each row's cells as last drawn, with what they were drawn from (run, marked, flashing) and when
         (monotonic): a row is drawn again only when that changed or it is on screen (its "ago" and "took"
-        follow the clock)."""
+        follow the clock). ``None``: blank, not drawn yet (far from the screen)."""
         self._drawn_columns: tuple[tuple[str, int], ...] = ()
+        self._blank: tuple[Text, ...] = ()
+        """The cells of a row not drawn yet (shared: cells are never changed in place)."""
         self._viewport_pending = False
 
     def compose(self) -> ComposeResult:
@@ -236,7 +252,9 @@ class RunsScreen(Screen[None]):
             yield Input(placeholder="search: run-id prefix, or workflow id prefix (wf:ID)", id="search")
             yield Static(id="runs-query", markup=False)
         yield NewRunsMarker(id="new-runs")
-        yield KeyedTable(id="runs-table", cell_padding=0)
+        table = KeyedTable(id="runs-table", cell_padding=0)
+        table.windowed = True  # Home and End go to the first and the oldest run of the whole list
+        yield table
         yield Static(id="runs-empty", markup=False)
         yield CommandLine(id="command")
         yield StudioFooter()  # keeps Help and Quit at 80 columns (issue 13)
@@ -280,6 +298,18 @@ class RunsScreen(Screen[None]):
         return list(self._marked)
 
     @property
+    def rows_held(self) -> int:
+        """How many runs the window holds (never more than ``WINDOW_ROWS``)."""
+        return len(self._runs)
+
+    @property
+    def list_position(self) -> int | None:
+        """The cursor's row in the whole list (``None`` when the window's place is unknown, after End)."""
+        if self._skipped is None:
+            return None
+        return self._skipped + self.query_one(KeyedTable).cursor_row
+
+    @property
     def new_above(self) -> int:
         """How many runs arrived above the cursor since the operator last saw the top."""
         return len(self._new_above)
@@ -319,12 +349,18 @@ class RunsScreen(Screen[None]):
         query = self.query_filters
         if debounce:
             await asyncio.sleep(debounce)  # a newer keystroke cancels this worker before it queries
+        # The page and the count side by side on two connections: the rows wait for the slower, not the sum.
+        page = asyncio.ensure_future(self._fetch(query, after=None, limit=PAGE_SIZE))
+        counted = asyncio.ensure_future(count_runs(self.services, **query.list_kwargs()))
         try:
-            runs = await self._fetch(query, after=None, limit=PAGE_SIZE)
-            count = await self._count_matching(query, runs, PAGE_SIZE)
+            runs, total = await asyncio.gather(page, counted)
         except Exception as exc:
             self.post_message(self.LoadFailed(query, failure_text(exc, self.services.endpoints)))
             return
+        finally:
+            page.cancel()
+            counted.cancel()
+        count = len(runs) if len(runs) < PAGE_SIZE else total  # a short page is every match, as it is now
         self.post_message(self.Loaded(query, runs, "first", PAGE_SIZE, count=count))
 
     @work(exclusive=True, exit_on_error=False, group="runs-more")
@@ -339,6 +375,33 @@ class RunsScreen(Screen[None]):
             self.post_message(self.LoadFailed(query, failure_text(exc, self.services.endpoints)))
             return
         self.post_message(self.Loaded(query, runs, "more", PAGE_SIZE, after))
+
+    @work(exclusive=True, exit_on_error=False, group="runs-more")
+    async def _load_before(self) -> None:
+        """The page before the window's first row (dropped when the window moved down), read by keyset."""
+        if not self._runs:
+            return
+        query = self.query_filters
+        first = cursor_of(self._runs[0], query.sort)
+        try:
+            runs = await list_runs(self.services, **query.list_kwargs(), sort=query.sort, before=first, limit=PAGE_SIZE)
+        except Exception as exc:
+            self.post_message(self.LoadFailed(query, failure_text(exc, self.services.endpoints)))
+            return
+        self.post_message(self.Loaded(query, runs, "before", PAGE_SIZE, first))
+
+    @work(exclusive=True, exit_on_error=False, group="runs-first")
+    async def _load_end(self) -> None:
+        """The last page of the list (End: the oldest runs), read from the other end of the index."""
+        query = self.query_filters
+        try:
+            runs = await list_runs(
+                self.services, **query.list_kwargs(), sort=query.sort, from_end=True, limit=PAGE_SIZE
+            )
+        except Exception as exc:
+            self.post_message(self.LoadFailed(query, failure_text(exc, self.services.endpoints)))
+            return
+        self.post_message(self.Loaded(query, runs, "end", PAGE_SIZE))
 
     @work(exclusive=True, exit_on_error=False, group="runs-refresh")
     async def _refresh_window(self) -> None:
@@ -386,7 +449,7 @@ class RunsScreen(Screen[None]):
         self.problem = None
         complete = len(message.runs) < message.asked
         table = self.query_one(KeyedTable)
-        at_top = table.cursor_row == 0
+        at_top = table.cursor_row == 0 and not self._cut_above
         before = {r.run_id: r.status for r in self._runs}
         if message.mode == "more":
             if not self._runs or message.after != cursor_of(self._runs[-1], message.query.sort):
@@ -395,12 +458,34 @@ class RunsScreen(Screen[None]):
                 return
             self._runs.extend(message.runs)
             self._exhausted = complete
+        elif message.mode == "before":
+            if not self._runs or message.after != cursor_of(self._runs[0], message.query.sort):
+                self._maybe_load_more()
+                return
+            self._runs[:0] = message.runs
+            self._cut_above = not complete
+            if complete or self._skipped is None:
+                self._skipped = 0 if complete else None
+            else:
+                self._skipped = max(0, self._skipped - len(message.runs))
+        elif message.mode == "end":
+            self._runs = list(message.runs)
+            self._exhausted = True
+            self._cut_above = not complete
+            self._skipped = 0 if complete else None
+        elif message.mode == "refresh" and self._cut_above:
+            # The window is far down the list: the top page only tells what is new up there; the rows on screen
+            # were re-read by id.
+            self._runs = self._with_visible(self._runs, message)
         elif message.mode == "refresh" and not complete:
             # The window is full: rows loaded below it (a page that arrived meanwhile) stay.
             self._runs = self._with_visible([*message.runs, *self._below(message.runs)], message)
         else:
             self._runs = list(message.runs)
             self._exhausted = complete
+            self._cut_above = False
+            self._skipped = 0
+        self._trim_window()
         if message.count is not None:
             self._count = message.count
         self._shown_query = message.query
@@ -410,11 +495,19 @@ class RunsScreen(Screen[None]):
             if run.run_id in self._marked:
                 self._marked[run.run_id] = run  # the confirmation lists marked runs as they are now
         if message.mode == "refresh" and not first_load:
-            self._note_changes(before, at_top)
+            self._note_changes(before, at_top, top=[r.run_id for r in message.runs])
         elif message.mode == "first":
             self._new_above.clear()
             self._flash_until.clear()
-        self._render_rows(to_top=message.mode == "first" or (message.mode == "refresh" and at_top))
+        if message.mode in ("first", "refresh"):
+            self._top_seen = {r.run_id for r in message.runs}
+        self._render_rows(
+            to_top=message.mode == "first" or (message.mode == "refresh" and at_top), to_end=message.mode == "end"
+        )
+        if message.mode == "end" and self._runs:
+            table.move_cursor(row=len(self._runs) - 1, scroll=False)
+            # After the table's own "keep the row where it was on screen" scroll, which is queued first.
+            table.call_after_refresh(table.scroll_end, animate=False)
         self._maybe_load_more()
         if message.mode == "first" and self._open_when_loaded:
             self._open_when_loaded = False
@@ -439,7 +532,25 @@ class RunsScreen(Screen[None]):
         seen = {r.run_id for r in window}
         return [r for r in self._runs[ids.index(last) + 1 :] if r.run_id not in seen]
 
-    def _note_changes(self, before: dict[str, str], at_top: bool) -> None:
+    def _trim_window(self) -> None:
+        """Drop the rows farthest from the cursor once the window holds more than ``WINDOW_ROWS``: behind it
+        when it is in the lower half (they are read again by keyset when the operator scrolls back), ahead of it
+        otherwise (the next page is read again when the cursor nears the end)."""
+        extra = len(self._runs) - WINDOW_ROWS
+        if extra <= 0:
+            return
+        keep = self.highlighted_run_id
+        ids = [r.run_id for r in self._runs]
+        cursor = ids.index(keep) if keep in ids else 0
+        if cursor >= len(ids) // 2:
+            del self._runs[:extra]
+            self._cut_above = True
+            self._skipped = None if self._skipped is None else self._skipped + extra
+        else:
+            del self._runs[-extra:]
+            self._exhausted = False
+
+    def _note_changes(self, before: dict[str, str], at_top: bool, top: list[str]) -> None:
         """Flash rows whose status changed; count runs that arrived above a cursor that is not at the top."""
         now = time.monotonic()
         changed = [r.run_id for r in self._runs if r.run_id in before and before[r.run_id] != r.status]
@@ -449,6 +560,10 @@ class RunsScreen(Screen[None]):
             self.set_timer(FLASH_SECONDS + 0.05, self._end_flash)
         if at_top:
             self._new_above.clear()
+            return
+        if self._cut_above:
+            # The top of the list is not held: what is new there is what the last top page did not have.
+            self._new_above |= {run_id for run_id in top if self._top_seen and run_id not in self._top_seen}
             return
         keep = self.highlighted_run_id
         ids = [r.run_id for r in self._runs]
@@ -527,10 +642,24 @@ class RunsScreen(Screen[None]):
             return Text(" ")
         return Text(MARK, style=role_style(self.app.theme_variables, "accent", bold=True))
 
-    def _sync_table(self, *, scrolled: bool = False) -> None:
+    def _near_ids(self, cursor: int | None) -> set[str]:
+        """The runs a page-up or page-down can bring on screen: a screen either side of the cursor's row (at
+        ``cursor``, or where the table's cursor is) and of the rows on screen now."""
+        table = self.query_one(KeyedTable)
+        height = max(1, table.size.height)
+        if cursor is None:
+            keep = table.highlighted_key
+            cursor = next((n for n, run in enumerate(self._runs) if run.run_id == keep), 0)
+        top = int(table.scroll_y)
+        spans = ((cursor - 2 * height, cursor + 2 * height), (top - height, top + 2 * height))
+        return {run.run_id for first, last in spans for run in self._runs[max(0, first) : max(0, last + 1)]}
+
+    def _sync_table(self, *, scrolled: bool = False, cursor: int | None = None) -> None:
         """Hand the table every row, drawing again only the rows that changed or are on screen.
 
-        After a scroll (``scrolled``), rows on screen are drawn again only if they were drawn a while ago."""
+        After a scroll (``scrolled``), rows on screen are drawn again only if they were drawn a while ago. Rows
+        farther than a page from the screen and never drawn get blank cells: a page of rows read ahead costs
+        storing them, and each is drawn as it nears the screen (``cursor``: the row the cursor is going to)."""
         table = self.query_one(KeyedTable)
         now = self.services.clock()
         columns = self._columns()
@@ -539,15 +668,24 @@ class RunsScreen(Screen[None]):
         if shape != self._drawn_columns:
             self._drawn.clear()
             self._drawn_columns = shape
+            self._blank = tuple(Text() for _ in columns)
         flashing = self.flashing
         on_screen = set(self._visible_ids())
+        near = self._near_ids(cursor)
         stale = time.monotonic() - REFRESH_SECONDS / 2
-        drawn: dict[str, tuple[tuple[RunSummary, bool, bool], Row, float]] = {}
+        drawn: dict[str, tuple[tuple[RunSummary, bool, bool] | None, Row, float]] = {}
         rows: list[Row] = []
         changed: set[str] = set()
         for run in self._runs:
-            state = (run, run.run_id in self._marked, run.run_id in flashing)
             before = self._drawn.get(run.run_id)
+            if run.run_id not in near and (before is None or before[0] is None):
+                blank = before or (None, (run.run_id, self._blank), 0.0)
+                if before is None:
+                    changed.add(run.run_id)
+                drawn[run.run_id] = blank
+                rows.append(blank[1])
+                continue
+            state = (run, run.run_id in self._marked, run.run_id in flashing)
             if (
                 before is None
                 or before[0] != state
@@ -573,9 +711,9 @@ class RunsScreen(Screen[None]):
         self._viewport_pending = False
         self._sync_table(scrolled=True)
 
-    def _render_rows(self, *, to_top: bool = False) -> None:
+    def _render_rows(self, *, to_top: bool = False, to_end: bool = False) -> None:
         table = self.query_one(KeyedTable)
-        self._sync_table()
+        self._sync_table(cursor=0 if to_top else len(self._runs) - 1 if to_end else None)
         if to_top and self._runs:
             table.move_cursor(row=0)
             # After the table's own "keep the row where it was on screen" scroll, which is queued first.
@@ -647,15 +785,34 @@ class RunsScreen(Screen[None]):
     def on_data_table_row_highlighted(self, _: DataTable.RowHighlighted) -> None:
         """Fetch the next page before the cursor reaches the last loaded row; at the top, nothing is new."""
         # The table's row now, not the event's: a rebuild passes through row 0 on its way back to the run.
-        if self.query_one(KeyedTable).cursor_row == 0 and self._new_above:
+        if self.query_one(KeyedTable).cursor_row == 0 and self._new_above and not self._cut_above:
             self._new_above.clear()
             self.query_one(NewRunsMarker).show_count(0)
         self._maybe_load_more()
 
     def _maybe_load_more(self) -> None:
+        """Read the page after the window, or the one before it, once the cursor is near that edge."""
         table = self.query_one(KeyedTable)
-        if not self._exhausted and self._runs and table.cursor_row >= table.row_count - PREFETCH_ROWS:
+        if not self._runs:
+            return
+        if not self._exhausted and table.cursor_row >= table.row_count - PREFETCH_ROWS:
             self._load_more()
+        elif self._cut_above and table.cursor_row < PREFETCH_ROWS:
+            self._load_before()
+
+    def on_keyed_table_edge_wanted(self, message: KeyedTable.EdgeWanted) -> None:
+        """Home: the newest run (read again if the window moved down); End: the oldest run the filter matches,
+        read from the other end of the list (never everything in between)."""
+        table = self.query_one(KeyedTable)
+        if message.edge == "first":
+            if self._cut_above:
+                self._load_first()
+            else:
+                table.go_to_edge("first")
+        elif self._exhausted:
+            table.go_to_edge("last")
+        else:
+            self._load_end()
 
     def action_open_run(self) -> None:
         """Open the run under the cursor; from the search box, the first match (once its results are in);
@@ -722,7 +879,9 @@ class RunsScreen(Screen[None]):
     def action_to_top(self) -> None:
         """Go to the first row, where new runs arrive."""
         table = self.query_one(KeyedTable)
-        if table.row_count:
+        if self._cut_above:
+            self._load_first()  # the window is far down: read the top page again (it arrives at the top)
+        elif table.row_count:
             table.move_cursor(row=0)
             table.scroll_to(y=0, animate=False)
         self._new_above.clear()

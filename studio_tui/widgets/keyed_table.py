@@ -1,11 +1,15 @@
 """A DataTable that is given its whole content by key and keeps the cursor on the same key across updates."""
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Literal
 
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
+from textual._types import SegmentLines
 from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
 from textual.message import Message
 from textual.widgets import DataTable
 
@@ -18,6 +22,9 @@ class ColumnSpec:
     label: str
     width: int
 
+
+CELL_CACHE_SIZE = 4000
+"""Rendered cells kept: more than a screenful of any table here (a frame redraws at most ~60 rows × 10 cells)."""
 
 Row = tuple[str, Sequence[Text]]
 """A row: its key and one ``Text`` cell per column (cells are always ``Text``, so nothing is parsed as markup)."""
@@ -37,8 +44,145 @@ class KeyedTable(DataTable[Text]):
     class ViewportMoved(Message):
         """The table scrolled: other rows are on screen now."""
 
+    class EdgeWanted(Message):
+        """Home or End on a ``windowed`` table: its owner brings the first or last row of the whole list."""
+
+        def __init__(self, edge: Literal["first", "last"]) -> None:
+            self.edge: Literal["first", "last"] = edge
+            super().__init__()
+
+    windowed: bool = False
+    """The rows are a window of a longer list (the owner loads more as the cursor moves): Home and End ask the
+    owner (``EdgeWanted``) instead of going to the first or last row held."""
+
     def __init__(self, *, id: str | None = None, cell_padding: int = 1) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False, cell_padding=cell_padding)
+        self._cells: LRUCache[tuple[object, ...], tuple[Text, SegmentLines]] = LRUCache(CELL_CACHE_SIZE)
+        """Rendered body cells, kept across updates of other cells (see ``_render_cell``)."""
+
+    def action_scroll_top(self) -> None:
+        """The first row (of the whole list, when the table is a window of it)."""
+        if self.windowed:
+            self.post_message(self.EdgeWanted("first"))
+        else:
+            super().action_scroll_top()
+
+    def action_scroll_bottom(self) -> None:
+        """The last row (of the whole list, when the table is a window of it)."""
+        if self.windowed:
+            self.post_message(self.EdgeWanted("last"))
+        else:
+            super().action_scroll_bottom()
+
+    def go_to_edge(self, edge: Literal["first", "last"]) -> None:
+        """Move the cursor to the first or the last row held (what Home and End do on a table that is not a window)."""
+        if edge == "first":
+            super().action_scroll_top()
+        else:
+            super().action_scroll_bottom()
+
+    def _render_cell(
+        self,
+        row_index: int,
+        column_index: int,
+        base_style: Style,
+        width: int,
+        cursor: bool = False,
+        hover: bool = False,
+    ) -> SegmentLines:
+        # DataTable caches a rendered cell only until the next change anywhere in the table (its key holds a
+        # counter of updates), so a page of rows appended below, or one cell updated, renders every cell on
+        # screen again, each through Rich's Padding and Styled (~0.1 ms a cell). Here a one-line Text cell is
+        # rendered directly (the same segments; ``test_keyed_table`` compares them) and kept for as long as the
+        # cell object itself is the one in the table: cells are never changed in place, only replaced.
+        if row_index < 0 or column_index < 0:
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        row_key = self._row_locations.get_key(row_index)
+        column_key = self._column_locations.get_key(column_index)
+        if row_key is None or column_key is None:
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        cell = self._data[row_key].get(column_key)
+        row = self.rows[row_key]
+        if not isinstance(cell, Text) or row.height != 1 or row.label is not None or not _one_line(cell):
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        key = (
+            row_key,
+            column_key,
+            row_index,
+            column_index,
+            base_style,
+            width,
+            cursor,
+            hover,
+            self._show_hover_cursor,
+            self._pseudo_class_state,
+            self.cell_padding,
+        )
+        cached = self._cells.get(key)
+        if cached is not None and cached[0] is cell:
+            return cached[1]
+        lines = self._render_text_cell(cell, row_index, column_index, base_style, width, cursor, hover)
+        self._cells[key] = (cell, lines)
+        return lines
+
+    def _render_text_cell(
+        self,
+        cell: Text,
+        row_index: int,
+        column_index: int,
+        base_style: Style,
+        width: int,
+        cursor: bool,
+        hover: bool,
+    ) -> SegmentLines:
+        """What ``DataTable._render_cell`` renders for a one-line ``Text`` in a one-line row, without Rich's
+        Padding/Styled machinery: the text cut to the column (with its own overflow), padded, then the table's
+        styles before and after the text's own."""
+        base_style += Style.from_meta({"row": row_index, "column": column_index})
+        is_fixed = row_index < self.fixed_rows or column_index < self.fixed_columns
+        component_style, post_style = self._get_styles_to_render_cell(
+            False,
+            False,
+            is_fixed,
+            hover,
+            cursor,
+            self.show_cursor,
+            self._show_hover_cursor,
+            self.cursor_foreground_priority == "css",
+            self.cursor_background_priority == "css",
+        )
+        console = self.app.console
+        pre = base_style + component_style
+        post = console.get_style(post_style) if isinstance(post_style, str) else post_style
+        pad = self.cell_padding
+        inner = max(0, width - 2 * pad)
+        text = cell
+        if cell.cell_len > inner:
+            text = cell.copy()
+            text.truncate(inner, overflow=cell.overflow or "fold")
+        segments: list[Segment] = []
+        if pad:
+            segments.append(Segment(" " * pad))
+        if text.style and not text.spans:
+            # Text.render drops the text's own style when it has no spans (Rich applies it as a span when it
+            # lays the text out in lines).
+            segments.append(Segment(text.plain, console.get_style(text.style, default=Style.null())))
+        else:
+            segments.extend(text.render(console, end=""))
+        used = text.cell_len
+        if used < inner:
+            segments.append(Segment(" " * (inner - used)))
+        if pad:
+            segments.append(Segment(" " * pad))
+        line = [Segment(t, _styled(pre, style, post)) for t, style, _ in segments if t]
+        return [line]
+
+    def _update_dimensions(self, new_rows: Iterable[object]) -> None:
+        # DataTable measures every cell of every new row (~90 µs a row) to size auto-width columns. Every column
+        # here has a fixed width and every row one line, so the measure changes nothing: skip it, and a page of
+        # rows costs what storing them costs (the cells on screen are still rendered when drawn).
+        fixed = all(not column.auto_width for column in self.columns.values())
+        super()._update_dimensions(() if fixed else new_rows)  # type: ignore[arg-type]
 
     @property
     def highlighted_key(self) -> str | None:
@@ -101,3 +245,14 @@ class KeyedTable(DataTable[Text]):
         self.move_cursor(row=row, scroll=False)
         # Once the new height is known, put the cursor's row back where it was on the screen.
         self.call_after_refresh(self.scroll_to, y=max(0, row - offset_on_screen), animate=False)
+
+
+def _one_line(cell: Text) -> bool:
+    """A cell the direct rendering handles: one line, no tabs, no justification."""
+    return "\n" not in cell.plain and "\t" not in cell.plain and cell.justify in (None, "default", "left")
+
+
+def _styled(pre: Style, style: Style | None, post: Style | None) -> Style:
+    """The table's style before, the segment's own, then the table's style after (as Rich's ``Styled`` does)."""
+    combined = pre + style
+    return combined + post if post else combined
