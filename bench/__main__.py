@@ -56,6 +56,7 @@ LINE_NAMES: dict[str, tuple[str, ...]] = {
         "studio status filter",
         "studio search",
         "studio 10 page-downs",
+        "studio one page-down",
         "studio open 500-step run",
         "studio RSS",
         "studio idle CPU",
