@@ -69,18 +69,23 @@ class Delivered:
 
 
 async def deliver(
-    client: Client, run_ids: list[str], signal: EventSignal, *, gate: asyncio.Semaphore | None = None
+    client: Client, run_ids: list[str], signal: EventSignal, *, concurrency: int = DELIVERY_CONCURRENCY
 ) -> Delivered:
-    """Signal ``signal`` to every run of ``run_ids``, at most ``DELIVERY_CONCURRENCY`` at once (or ``gate``).
+    """Signal ``signal`` to every run of ``run_ids``, at most ``concurrency`` at once.
 
-    The payload is encoded once (the codec encrypts it once) and the same bytes go to every run.
+    The payload is encoded once (the codec encrypts it once) and the same bytes go to every run. The signals
+    are sent by ``concurrency`` senders taking the next run from one shared iterator, so 10,000 runs cost
+    ``concurrency`` coroutines, not 10,000 tasks queued on a semaphore. A sender retrying a transient error
+    waits out its backoff in its slot: when Temporal throttles or is away, sending more at once cannot help.
     """
-    gate = gate or asyncio.Semaphore(DELIVERY_CONCURRENCY)
     encoded = Payloads(payloads=await client.data_converter.encode([signal]))
     namespace = client.namespace
     identity = client.identity
+    service = client.workflow_service
+    delivered = Delivered()
+    failures: list[tuple[str, str]] = []
 
-    async def one(run_id: str) -> tuple[str, str | None]:
+    async def one(run_id: str) -> None:
         request = SignalWorkflowExecutionRequest(
             namespace=namespace,
             workflow_execution=WorkflowExecution(workflow_id=workflow_id_for_run(run_id)),
@@ -90,33 +95,37 @@ async def deliver(
         )
         backoff = _FIRST_BACKOFF_SECONDS
         for attempt in range(1, SIGNAL_ATTEMPTS + 1):
-            async with gate:
-                try:
-                    await client.workflow_service.signal_workflow_execution(request, timeout=_SIGNAL_TIMEOUT)
-                except RPCError as exc:
-                    if exc.status == RPCStatusCode.NOT_FOUND and _ENDED in exc.message:
-                        return "ended", None
-                    if exc.status not in _TRANSIENT or attempt == SIGNAL_ATTEMPTS:
-                        kind = "transient" if exc.status in _TRANSIENT else "error"
-                        return kind, f"signal to run {run_id} failed: {exc.status.name}: {exc.message}"
-                except Exception as exc:  # one failure must not stop the others
-                    return "error", f"signal to run {run_id} failed: {type(exc).__name__}: {exc}"
-                else:
-                    return "signaled", None
-            await asyncio.sleep(backoff)  # outside the gate: a waiting retry holds no slot
+            try:
+                await service.signal_workflow_execution(request, timeout=_SIGNAL_TIMEOUT)
+            except RPCError as exc:
+                if exc.status == RPCStatusCode.NOT_FOUND and _ENDED in exc.message:
+                    delivered.ended.append(run_id)
+                    return
+                if exc.status not in _TRANSIENT or attempt == SIGNAL_ATTEMPTS:
+                    delivered.unavailable |= exc.status in _TRANSIENT
+                    failures.append((run_id, f"signal to run {run_id} failed: {exc.status.name}: {exc.message}"))
+                    return
+            except Exception as exc:  # one failure must not stop the others
+                failures.append((run_id, f"signal to run {run_id} failed: {type(exc).__name__}: {exc}"))
+                return
+            else:
+                delivered.signaled.append(run_id)
+                return
+            await asyncio.sleep(backoff)
             backoff *= 2
-        return "transient", f"signal to run {run_id} failed"  # pragma: no cover - the loop always returns
 
-    delivered = Delivered()
-    results = await asyncio.gather(*(one(run_id) for run_id in run_ids))
-    for run_id, (kind, failure) in zip(run_ids, results, strict=True):
-        if kind == "signaled":
-            delivered.signaled.append(run_id)
-        elif kind == "ended":
-            delivered.ended.append(run_id)
-        else:
-            delivered.unavailable |= kind == "transient"
-            delivered.errors.append(failure or f"signal to run {run_id} failed")
+    todo = iter(run_ids)
+
+    async def sender() -> None:
+        for run_id in todo:  # shared: each run is taken by exactly one sender
+            await one(run_id)
+
+    await asyncio.gather(*(sender() for _ in range(max(1, min(concurrency, len(run_ids))))))
+    # Senders finish out of order; the lists keep the order the runs were given in.
+    order = {run_id: index for index, run_id in enumerate(run_ids)}
+    delivered.signaled.sort(key=order.__getitem__)
+    delivered.ended.sort(key=order.__getitem__)
+    delivered.errors = [failure for _, failure in sorted(failures, key=lambda f: order[f[0]])]
     return delivered
 
 
@@ -133,7 +142,6 @@ async def deliver_pending_batch(
     the event (outcome ``error``), like inline routing records them.
     """
     finished = 0
-    gate = asyncio.Semaphore(DELIVERY_CONCURRENCY)
     async with pool.acquire() as conn:
         for _ in range(limit):
             # One event per transaction: a finished event commits (and is visible) before the next starts.
@@ -165,7 +173,7 @@ async def deliver_pending_batch(
                     correlation_key=event.correlation_key,
                     payload=payload,
                 )
-                delivered = await deliver(client, event.matched_run_ids, signal, gate=gate)
+                delivered = await deliver(client, event.matched_run_ids, signal)
                 if delivered.unavailable:
                     raise TemporalUnavailable(temporal_address or "temporal", "; ".join(delivered.errors[:3]))
                 errors = ([event.error] if event.error else []) + delivered.errors

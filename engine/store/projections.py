@@ -73,6 +73,29 @@ ON CONFLICT (tenant, run_id, seq) DO UPDATE
  WHERE workflow_run_waits.status = 'WAITING'
 """
 
+# Waits, steps and the run row in one statement (issue 16): what opening and closing a wait projects, so a run
+# reacting to an event (its wait resolved, its last steps, the run row SUCCEEDED) costs one round trip and one
+# commit instead of BEGIN, the wait upsert, the run update and COMMIT. The waits part is UPSERT_WAIT for many
+# rows (unnest); Postgres refuses to upsert one row twice in a statement, so only distinct seqs come here.
+# jsonb values travel as JSON text (NULL stays NULL), as the connection's jsonb codec would send them.
+UPSERT_WAITS_STEPS_AND_PATCH_RUN = """
+WITH waits AS (
+    INSERT INTO workflow_run_waits (tenant, run_id, seq, step_path, wait_type, event_name, correlation_key, filters,
+                                    timeout_at, status, payload, resolved_at, matched_event_id, non_match)
+    SELECT $1, $2, w.seq, w.step_path, w.wait_type, w.event_name, w.correlation_key, w.filters::jsonb, w.timeout_at,
+           w.status, w.payload::jsonb, w.resolved_at, w.matched_event_id, w.non_match::jsonb
+      FROM unnest($22::int[], $23::text[], $24::text[], $25::text[], $26::text[], $27::text[], $28::timestamptz[],
+                  $29::text[], $30::text[], $31::timestamptz[], $32::text[], $33::text[])
+           AS w(seq, step_path, wait_type, event_name, correlation_key, filters, timeout_at, status, payload,
+                resolved_at, matched_event_id, non_match)
+    ON CONFLICT (tenant, run_id, seq) DO UPDATE
+       SET status = EXCLUDED.status, payload = EXCLUDED.payload, resolved_at = EXCLUDED.resolved_at,
+           matched_event_id = EXCLUDED.matched_event_id,
+           non_match = coalesce(EXCLUDED.non_match, workflow_run_waits.non_match)
+     WHERE workflow_run_waits.status = 'WAITING'
+    RETURNING 1
+),""" + UPSERT_STEPS_AND_PATCH_RUN.replace("WITH steps AS", "steps AS", 1)
+
 # A task row the service already committed COMPLETED keeps its response, completed_by and completed_at:
 # only an OPEN row is updated, so neither a late OPEN re-projection nor the workflow's own close changes it.
 UPSERT_TASK = """
@@ -222,6 +245,9 @@ async def apply(conn: asyncpg.Connection, projection: Projection, *, redactor: R
     if not (projection.waits or projection.tasks):
         await _steps_and_run(conn, projection)
         return
+    if waits_in_one_statement(projection):
+        await _waits_steps_and_run(conn, projection)
+        return
     # Inside a caller's transaction this is a savepoint; otherwise it is the transaction.
     async with conn.transaction():
         if projection.waits:
@@ -349,3 +375,44 @@ async def _steps_and_run(conn: asyncpg.Connection, projection: Projection) -> No
     if not projection.steps and projection.run is None:
         return
     await conn.execute(UPSERT_STEPS_AND_PATCH_RUN, *_projection_args(projection))
+
+
+def waits_in_one_statement(projection: Projection) -> bool:
+    """Whether :func:`_waits_steps_and_run` can write this projection: waits (each seq once) and no tasks."""
+    seqs = [w.seq for w in projection.waits]
+    return bool(seqs) and not projection.tasks and len(set(seqs)) == len(seqs)
+
+
+def _json_text(value: Any) -> str | None:
+    """A jsonb value as the connection's codec would send it (``json.dumps``); None stays SQL NULL."""
+    return None if value is None else json.dumps(value)
+
+
+def _waits_columns(waits: list[WaitRecord]) -> tuple[list[Any], ...]:
+    """The wait records as one array per column, for the ``unnest`` of ``UPSERT_WAITS_STEPS_AND_PATCH_RUN``."""
+    columns: tuple[list[Any], ...] = tuple([] for _ in range(12))
+    for w in waits:
+        row = (
+            w.seq,
+            w.step_path,
+            w.wait_type,
+            w.event_name,
+            w.correlation_key,
+            _json_text(w.filters),
+            w.timeout_at,
+            w.status,
+            _json_text(w.payload),
+            w.resolved_at,
+            w.matched_event_id,
+            None if w.non_match is None else json.dumps(w.non_match.model_dump(mode="json")),
+        )
+        for column, value in zip(columns, row, strict=True):
+            column.append(value)
+    return columns
+
+
+async def _waits_steps_and_run(conn: asyncpg.Connection, projection: Projection) -> None:
+    """Write an already redacted projection with waits (see :func:`waits_in_one_statement`) in one statement."""
+    await conn.execute(
+        UPSERT_WAITS_STEPS_AND_PATCH_RUN, *_projection_args(projection), *_waits_columns(projection.waits)
+    )
