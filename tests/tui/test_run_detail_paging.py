@@ -28,8 +28,8 @@ async def seed_long_run(pool: asyncpg.Pool) -> None:
     await pool.execute(
         """INSERT INTO workflow_runs (tenant, run_id, workflow_id, workflow_version, status, trigger, started_at,
                                       updated_at, completed_at, step_count, definition_hash)
-           VALUES ($1, $2::uuid, 'wf-long', 1, 'SUCCEEDED', 'manual', $3::timestamptz, $3, $3::timestamptz + interval '10 minutes', $4,
-                   repeat('b', 64))""",
+           VALUES ($1, $2::uuid, 'wf-long', 1, 'SUCCEEDED', 'manual', $3::timestamptz, $3,
+                   $3::timestamptz + interval '10 minutes', $4, repeat('b', 64))""",
         seed.TENANT,
         LONG_RUN,
         started,
@@ -39,7 +39,8 @@ async def seed_long_run(pool: asyncpg.Pool) -> None:
         """INSERT INTO workflow_run_steps (tenant, run_id, seq, path, step_id, step_type, status, started_at,
                                            completed_at, duration_ms)
            SELECT $1, $2::uuid, s, 'root.steps[' || s || ']', 'step-' || s, 'action.call', 'SUCCEEDED',
-                  $3::timestamptz + s * interval '1 second', $3::timestamptz + s * interval '1 second' + interval '200 ms', 200
+                  $3::timestamptz + s * interval '1 second',
+                  $3::timestamptz + s * interval '1 second' + interval '200 ms', 200
              FROM generate_series(1, $4) AS s""",
         seed.TENANT,
         LONG_RUN,
