@@ -103,6 +103,15 @@ PANES: Final[tuple[tuple[str, str], ...]] = (
 """Pane ids and tab titles, in tab order."""
 
 
+async def read_first(services: ServiceContext, run_id: str) -> RunDetail | None:
+    """The run as the screen's first frame shows it (its first page of steps), or ``None`` if it cannot be read
+    now (the screen then reads it itself and says why it failed)."""
+    try:
+        return await get_run_detail(services, run_id, steps_limit=STEPS_PAGE)
+    except Exception:
+        return None
+
+
 class RunFooter(StudioFooter):
     """The studio's footer, rebuilt only when its keys changed.
 
@@ -188,7 +197,16 @@ class RunDetailScreen(Screen[None]):
     stuck_reason: reactive[str] = reactive(ASKING, init=False)
     """Temporal's best explanation of why the run is stuck (only shown while it is)."""
 
-    def __init__(self, services: ServiceContext, run_id: str, *, read_only: bool, trail: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        services: ServiceContext,
+        run_id: str,
+        *,
+        read_only: bool,
+        trail: tuple[str, ...] = (),
+        detail: RunDetail | None = None,
+    ) -> None:
+        """``detail``: the run already read (``read_first``), shown in the screen's first frame."""
         super().__init__()
         self.services = services
         self.run_id = run_id
@@ -208,7 +226,10 @@ class RunDetailScreen(Screen[None]):
         self._mounted_panes: set[str] = {"timeline"}
         self._steps_shown = 0
         """Step attempts in the run shown (a refresh reads as many, so pages read on scrolling stay)."""
+        self._first = detail
         self._prefetch: asyncio.Task[RunDetail] | None = None
+        if detail is not None:
+            return
         try:
             # The first read goes out now, before composing and mounting the screen take the event loop.
             self._prefetch = asyncio.get_running_loop().create_task(self._fetch())
@@ -243,7 +264,10 @@ class RunDetailScreen(Screen[None]):
         )
         self.query_one("#run-problem", Static).display = False
         self._focus_active_pane()
-        self._load()
+        if self._first is not None:
+            self.detail, self._first = self._first, None
+        else:
+            self._load()
         self._refresh_timer = self.set_interval(REFRESH_SECONDS, self._tick)
         self._clock_timer = self.set_interval(CLOCK_SECONDS, self._redraw)
 

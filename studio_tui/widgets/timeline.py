@@ -89,7 +89,8 @@ class Timeline(Vertical):
         self._steps = steps
         self._more = more
         self._now = now
-        self._render_table()
+        if self.size.width:  # else not laid out yet: ``on_resize`` draws it once the width is known
+            self._render_table()
 
     def on_resize(self) -> None:
         """Column widths follow the widget's width."""
