@@ -206,11 +206,18 @@ class RunStudioApp(App[None]):
 
     def open_run(self, run_id: str) -> None:
         """Show ``run_id`` on top of the current screen (escape comes back)."""
+        self._open_run(run_id)
+
+    @work(exclusive=True, exit_on_error=False, group="open-run")
+    async def _open_run(self, run_id: str) -> None:
         # Screens after the first load on first use: this one alone brings JSONata, jsonschema and re2,
         # none of which the list of runs needs to appear.
-        from studio_tui.screens.run_detail import RunDetailScreen
+        from studio_tui.screens.run_detail import RunDetailScreen, read_first
 
-        self.push_screen(RunDetailScreen(self.services, run_id, read_only=self.read_only))
+        # The run is read (one page of steps: milliseconds) while the list is still on screen, so the run screen
+        # is laid out and drawn once, with the run, rather than once empty and again when the run arrives.
+        detail = await read_first(self.services, run_id)
+        self.push_screen(RunDetailScreen(self.services, run_id, read_only=self.read_only, detail=detail))
 
     def _runs_screen(self) -> RunsScreen | None:
         """Pop back to the runs screen and return it (``None`` while the services are still opening)."""

@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, get_args
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from engine.errors import RunStudioError
 from engine.inbound import InboundRejected, check_lookup
@@ -69,6 +69,8 @@ class RunSummary(BaseModel):
 
 
 class StepView(BaseModel):
+    seq: int = Field(0, exclude=True)
+    """The step's place in execution order (with ``attempt``, the keyset of the next page; not exported)."""
     path: str
     step_id: str
     type: str
@@ -176,6 +178,8 @@ class RunDetail(BaseModel):
     """Runs replayed from this one, newest first (at most ``MAX_REPLAYS_SHOWN``)."""
     replay_of_run_id: str | None = None
     """The original run when this run is a replay."""
+    steps_more: bool = Field(False, exclude=True)
+    """``steps`` is only the first page (``steps_limit``): ``get_run_steps`` reads the next ones."""
 
 
 def is_stuck(run: RunRow | RunSummary | run_list.SummaryRow, now: datetime) -> bool:
@@ -381,11 +385,61 @@ async def redactor_for(ctx: ServiceContext, run: RunRow) -> Redactor:
     return Redactor.for_input(run.input, paths)
 
 
-async def get_run_detail(ctx: ServiceContext, run_id: str) -> RunDetail:
-    """The redacted detail of one run; ``RunNotFound`` if it does not exist for this tenant."""
+class StepsPage(BaseModel):
+    """A keyset page of a run's step attempts (redacted)."""
+
+    steps: list[StepView]
+    more: bool
+    """Whether attempts follow the last one of this page."""
+
+
+def _step_view(s: steps.StepRow, redactor: Redactor) -> StepView:
+    return StepView(
+        seq=s.seq,
+        path=s.path,
+        step_id=s.step_id,
+        type=s.step_type,
+        status=s.status,
+        attempt=s.attempt,
+        iteration=s.iteration,
+        started_at=s.started_at,
+        completed_at=s.completed_at,
+        duration_ms=s.duration_ms,
+        error=redactor.value(s.error),
+    )
+
+
+async def _steps_page(
+    ctx: ServiceContext, run: RunRow, redactor: Redactor, after: tuple[int, int] | None, limit: int
+) -> StepsPage:
+    # One row past the page says whether there is a next one, without counting the run's attempts.
+    rows = await steps.steps_page(ctx.pool, tenant=ctx.tenant, run_id=run.run_id, after=after, limit=limit + 1)
+    return StepsPage(steps=[_step_view(s, redactor) for s in rows[:limit]], more=len(rows) > limit)
+
+
+async def get_run_steps(ctx: ServiceContext, run_id: str, *, after: tuple[int, int] | None, limit: int) -> StepsPage:
+    """Up to ``limit`` step attempts of a run after ``after`` (a step's ``(seq, attempt)``), redacted as
+    ``get_run_detail`` redacts them; ``RunNotFound`` if the run does not exist for this tenant."""
+    run = await get_run(ctx, run_id)
+    return await _steps_page(ctx, run, await redactor_for(ctx, run), after, limit)
+
+
+async def get_run_detail(ctx: ServiceContext, run_id: str, *, steps_limit: int | None = None) -> RunDetail:
+    """The redacted detail of one run; ``RunNotFound`` if it does not exist for this tenant.
+
+    ``steps_limit``: read only the first that many step attempts (``steps_more`` says whether others follow;
+    ``get_run_steps`` reads them), so a screen shows a run of thousands of steps without reading them all.
+    """
     run = await get_run(ctx, run_id)
     redactor = await redactor_for(ctx, run)
-    step_rows = await steps.steps(ctx.pool, tenant=ctx.tenant, run_id=run.run_id)
+    if steps_limit is None:
+        step_views = [
+            _step_view(s, redactor) for s in await steps.steps(ctx.pool, tenant=ctx.tenant, run_id=run.run_id)
+        ]
+        steps_more = False
+    else:
+        page = await _steps_page(ctx, run, redactor, None, steps_limit)
+        step_views, steps_more = page.steps, page.more
     wait_rows = await steps.waits(ctx.pool, tenant=ctx.tenant, run_id=run.run_id)
     invocation_rows = await steps.invocations(ctx.pool, tenant=ctx.tenant, run_id=run.run_id)
     children = await run_links.children(ctx.pool, tenant=ctx.tenant, run_id=run.run_id)
@@ -414,21 +468,8 @@ async def get_run_detail(ctx: ServiceContext, run_id: str) -> RunDetail:
         completed_at=run.completed_at,
         cancel_requested_at=run.cancel_requested_at,
         cancel_requested_by=run.cancel_requested_by,
-        steps=[
-            StepView(
-                path=s.path,
-                step_id=s.step_id,
-                type=s.step_type,
-                status=s.status,
-                attempt=s.attempt,
-                iteration=s.iteration,
-                started_at=s.started_at,
-                completed_at=s.completed_at,
-                duration_ms=s.duration_ms,
-                error=redactor.value(s.error),
-            )
-            for s in step_rows
-        ],
+        steps=step_views,
+        steps_more=steps_more,
         waits=[
             WaitView(
                 wait_type=w.wait_type,

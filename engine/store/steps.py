@@ -25,6 +25,16 @@ SELECT id, idempotency_key, seq, step_path, action, action_version, attempt, sta
 """
 
 
+RUN_STEPS_PAGE = """
+SELECT seq, attempt, path, step_id, step_type, iteration, status, started_at, completed_at, duration_ms, error_json
+  FROM workflow_run_steps
+ WHERE tenant = $1 AND run_id = $2 AND (seq, attempt) > ($3, $4)
+ ORDER BY seq, attempt
+ LIMIT $5
+"""
+"""A keyset page of a run's step attempts, after ``(seq, attempt)``, on the primary key's order."""
+
+
 class StepRow(BaseModel):
     """One step attempt."""
 
@@ -84,6 +94,17 @@ async def steps(conn: Conn, *, tenant: str, run_id: str) -> list[StepRow]:
     return [
         StepRow(error=r["error_json"], **{k: v for k, v in dict(r).items() if k != "error_json"})
         for r in await conn.fetch(RUN_STEPS, tenant, run_id)
+    ]
+
+
+async def steps_page(
+    conn: Conn, *, tenant: str, run_id: str, after: tuple[int, int] | None, limit: int
+) -> list[StepRow]:
+    """Up to ``limit`` step attempts of a run after ``after`` (``(seq, attempt)``; ``None``: from the first)."""
+    seq, attempt = after if after is not None else (-1, 0)
+    return [
+        StepRow(error=r["error_json"], **{k: v for k, v in dict(r).items() if k != "error_json"})
+        for r in await conn.fetch(RUN_STEPS_PAGE, tenant, run_id, seq, attempt, limit)
     ]
 
 

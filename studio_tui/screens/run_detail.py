@@ -8,7 +8,9 @@ Navigation keeps one run screen on the stack: opening a parent, child, replay or
 extends the breadcrumb trail shown at the top, so escape goes straight back to the list.
 """
 
-from collections.abc import Coroutine
+import asyncio
+from collections.abc import Coroutine, Sequence
+from datetime import datetime
 from typing import Any, ClassVar, Final
 
 from rich.text import Text
@@ -26,7 +28,7 @@ from engine.services.context import ServiceContext
 from engine.services.export import export_run
 from engine.services.health import diagnose
 from engine.services.ingress import EventOutcome
-from engine.services.runs import RunDetail, WaitView, get_run_detail
+from engine.services.runs import RunDetail, WaitView, get_run_detail, get_run_steps
 from engine.services.tasks import get_task
 from engine.temporal.ui import run_page_url
 from studio_tui.failures import failure_text
@@ -55,6 +57,36 @@ CLOCK_SECONDS: Final = 1.0
 """How often relative times ("8s ago", "times out in 4m") are redrawn, also once the run has ended."""
 DIAGNOSE_SECONDS: Final = 10.0
 """How often to ask Temporal again why a stuck run is stuck (each ask is a few RPCs)."""
+STEPS_PAGE: Final = 100
+"""Step attempts read for the first paint, and per page after it as the operator scrolls the timeline."""
+
+RECORDS: Final = {
+    "waits": lambda detail, now, variables: run_records.waits(detail, now, variables),
+    "calls": lambda detail, now, variables: run_records.invocations(detail, variables),
+    "events": lambda detail, now, variables: run_records.events(detail, now, variables),
+    "audit": lambda detail, now, variables: run_records.audit(detail, now),
+    "logs": lambda detail, now, variables: run_records.logs(detail, variables),
+    "children": lambda detail, now, variables: run_records.children(detail, now, variables),
+    "replays": lambda detail, now, variables: run_records.replays(detail, now, variables),
+}
+"""How each record pane's rows are built from the run."""
+TIMELESS: Final = frozenset({"input", "vars", "calls", "logs"})
+"""Panes that show no relative time: drawn again only when the run was loaded again, not every clock tick."""
+
+
+def _count(detail: RunDetail, pane_id: str) -> int:
+    """The rows of a record pane (one per record), for its tab's title without building them."""
+    records: dict[str, Sequence[object]] = {
+        "waits": detail.waits,
+        "calls": detail.invocations,
+        "events": detail.events,
+        "audit": detail.audit,
+        "logs": detail.logs,
+        "children": detail.children,
+        "replays": detail.replays,
+    }
+    return len(records.get(pane_id, ()))
+
 
 PANES: Final[tuple[tuple[str, str], ...]] = (
     ("timeline", "Timeline"),
@@ -69,6 +101,44 @@ PANES: Final[tuple[tuple[str, str], ...]] = (
     ("children", "Children"),
 )
 """Pane ids and tab titles, in tab order."""
+
+
+async def read_first(services: ServiceContext, run_id: str) -> RunDetail | None:
+    """The run as the screen's first frame shows it (its first page of steps), or ``None`` if it cannot be read
+    now (the screen then reads it itself and says why it failed)."""
+    try:
+        return await get_run_detail(services, run_id, steps_limit=STEPS_PAGE)
+    except Exception:
+        return None
+
+
+class RunFooter(StudioFooter):
+    """The studio's footer, rebuilt only when its keys changed.
+
+    Opening a run updates the screen's bindings several times (the first focus, the pane focus, the run's state
+    deciding cancel and send event), and Textual's footer rebuilds and restyles every key each time, which was a
+    fifth of the time to open a run; the same keys at the same width are left as they are.
+    """
+
+    _shown: object = None
+
+    async def recompose(self) -> None:
+        """Rebuild the keys only if they, or the width, differ from the ones shown."""
+        if not self.is_attached:  # left (a run replaced by another): nothing to rebuild
+            return
+        shown = (
+            self.size.width,
+            self.compact,
+            self.show_command_palette,
+            tuple(
+                (binding.key, binding.action, binding.description, binding.show, enabled, tooltip)
+                for _, binding, enabled, tooltip in self.screen.active_bindings.values()
+            ),
+        )
+        if shown == self._shown:
+            return
+        self._shown = shown
+        await super().recompose()
 
 
 class RunDetailScreen(Screen[None]):
@@ -127,7 +197,16 @@ class RunDetailScreen(Screen[None]):
     stuck_reason: reactive[str] = reactive(ASKING, init=False)
     """Temporal's best explanation of why the run is stuck (only shown while it is)."""
 
-    def __init__(self, services: ServiceContext, run_id: str, *, read_only: bool, trail: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        services: ServiceContext,
+        run_id: str,
+        *,
+        read_only: bool,
+        trail: tuple[str, ...] = (),
+        detail: RunDetail | None = None,
+    ) -> None:
+        """``detail``: the run already read (``read_first``), shown in the screen's first frame."""
         super().__init__()
         self.services = services
         self.run_id = run_id
@@ -141,6 +220,26 @@ class RunDetailScreen(Screen[None]):
         self._shown_waits: frozenset[str] = frozenset()
         self._replays_tab_shown = True
         self._canceling = False
+        self._labels: dict[str, str] = {}
+        self._pane_shown: dict[str, RunDetail] = {}
+        """The run each mounted pane last showed (a timeless pane is not drawn again for the same run)."""
+        self._mounted_panes: set[str] = {"timeline"}
+        self._steps_shown = 0
+        """Step attempts in the run shown (a refresh reads as many, so pages read on scrolling stay)."""
+        self._first = detail
+        self._prefetch: asyncio.Task[RunDetail] | None = None
+        if detail is not None:
+            return
+        try:
+            # The first read goes out now, before composing and mounting the screen take the event loop.
+            self._prefetch = asyncio.get_running_loop().create_task(self._fetch())
+            self._prefetch.add_done_callback(lambda task: task.cancelled() or task.exception())
+        except RuntimeError:  # built outside a running loop: the first load reads it
+            self._prefetch = None
+
+    async def _fetch(self) -> RunDetail:
+        """The run with its first page of steps, or as many as are shown already (a refresh keeps them)."""
+        return await get_run_detail(self.services, self.run_id, steps_limit=max(STEPS_PAGE, self._steps_shown))
 
     def compose(self) -> ComposeResult:
         """Header, banner, summary, panes, footer."""
@@ -152,14 +251,11 @@ class RunDetailScreen(Screen[None]):
         yield Static(id="run-problem", markup=False)
         with TabbedContent(id="panes", initial="timeline"):
             for pane_id, title in PANES:
+                # Only the timeline now: the other panes get their widgets when first shown.
                 with TabPane(title, id=pane_id):
                     if pane_id == "timeline":
                         yield Timeline()
-                    elif pane_id in ("input", "vars"):
-                        yield JsonView()
-                    else:
-                        yield RecordPane()
-        yield StudioFooter()  # keeps Help and Quit at 80 columns (issue 13)
+        yield RunFooter()  # keeps Help and Quit at 80 columns (issue 13)
 
     def on_mount(self) -> None:
         """Load now, then every ``REFRESH_SECONDS`` while the run is not finished."""
@@ -168,7 +264,10 @@ class RunDetailScreen(Screen[None]):
         )
         self.query_one("#run-problem", Static).display = False
         self._focus_active_pane()
-        self._load()
+        if self._first is not None:
+            self.detail, self._first = self._first, None
+        else:
+            self._load()
         self._refresh_timer = self.set_interval(REFRESH_SECONDS, self._tick)
         self._clock_timer = self.set_interval(CLOCK_SECONDS, self._redraw)
 
@@ -194,13 +293,40 @@ class RunDetailScreen(Screen[None]):
 
     @work(exclusive=True, exit_on_error=False, group="run-detail")
     async def _load(self) -> None:
+        prefetch, self._prefetch = self._prefetch, None
         try:
-            detail = await get_run_detail(self.services, self.run_id)
+            detail = await (prefetch if prefetch is not None else self._fetch())
         except Exception as exc:
             self.problem = failure_text(exc, self.services.endpoints)
             return
         self.problem = None
+        shown = self.detail
+        if shown is not None and detail.steps_more and len(shown.steps) > len(detail.steps):
+            # A page read while this refresh was under way: keep it rather than dropping the rows.
+            detail = detail.model_copy(update={"steps": [*detail.steps, *shown.steps[len(detail.steps) :]]})
         self.detail = detail
+
+    def on_timeline_need_more(self, event: Timeline.NeedMore) -> None:
+        """The operator scrolled near the last step shown: read the next page."""
+        event.stop()
+        self._load_more()
+
+    @work(exclusive=True, exit_on_error=False, group="run-steps")
+    async def _load_more(self) -> None:
+        detail = self.detail
+        if detail is None or not detail.steps_more or not detail.steps:
+            return
+        last = detail.steps[-1]
+        try:
+            page = await get_run_steps(self.services, self.run_id, after=(last.seq, last.attempt), limit=STEPS_PAGE)
+        except Exception as exc:
+            self.query_one(Timeline).ask_again()
+            self._error(self.app, "Cannot read more steps", failure_text(exc, self.services.endpoints))
+            return
+        if self.detail is not detail:  # reloaded meanwhile: the timeline asks again if it still needs to
+            self.query_one(Timeline).ask_again()
+            return
+        self.detail = detail.model_copy(update={"steps": [*detail.steps, *page.steps], "steps_more": page.more})
 
     @work(exclusive=True, exit_on_error=False, group="run-diagnose")
     async def _diagnose(self) -> None:
@@ -233,6 +359,7 @@ class RunDetailScreen(Screen[None]):
         """Show the new state everywhere."""
         if detail is None:
             return
+        self._steps_shown = len(detail.steps)
         if detail.status != self._shown_status or self._open_wait_kinds() != self._shown_waits:
             self._shown_status = detail.status
             self._shown_waits = self._open_wait_kinds()
@@ -241,28 +368,47 @@ class RunDetailScreen(Screen[None]):
 
     def _show_run(self, detail: RunDetail) -> None:
         now = self.services.clock()
-        variables = self.app.theme_variables
         self.query_one(RunSummary).show(detail, now, self._temporal_page())
         self._follow_cancel(detail)
         self._follow_stuck(detail)
-        self.query_one(Timeline).show(detail.steps, now)
-        self.query_one("#input", TabPane).query_one(JsonView).show(("input (redacted)", detail.input))
-        self.query_one("#vars", TabPane).query_one(JsonView).show(("vars", detail.vars), ("output", detail.output))
-        panes = {
-            "waits": run_records.waits(detail, now, variables),
-            "calls": run_records.invocations(detail, variables),
-            "events": run_records.events(detail, now, variables),
-            "audit": run_records.audit(detail, now),
-            "logs": run_records.logs(detail, variables),
-            "children": run_records.children(detail, now, variables),
-            "replays": run_records.replays(detail, now, variables),
-        }
         tabs = self.query_one(TabbedContent)
         self._follow_replays(tabs, bool(detail.replays))
-        for pane_id, records in panes.items():
-            self.query_one(f"#{pane_id}", TabPane).query_one(RecordPane).show(records)
-            title = dict(PANES)[pane_id]
-            tabs.get_tab(pane_id).label = Text(f"{title} {len(records.rows)}" if records.rows else title)
+        # Only the pane on screen is drawn; another is drawn when it is shown (``on_tabbed_content_tab_activated``).
+        self._show_pane(tabs.active, detail, now)
+        for pane_id, title in PANES:
+            count = _count(detail, pane_id)
+            label = f"{title} {count}" if count else title
+            if self._labels.get(pane_id) != label:
+                self._labels[pane_id] = label
+                tabs.get_tab(pane_id).label = Text(label)
+
+    def _show_pane(self, pane_id: str, detail: RunDetail, now: datetime) -> None:
+        """Draw one pane (if its widgets are mounted; a timeless one only when the run was loaded again)."""
+        if pane_id not in self._mounted_panes or (pane_id in TIMELESS and self._pane_shown.get(pane_id) is detail):
+            return
+        pane = self.query_one(f"#{pane_id}", TabPane)
+        if pane_id == "timeline":
+            self.query_one(Timeline).show(detail.steps, now, more=detail.steps_more)
+        elif pane_id == "input":
+            pane.query_one(JsonView).show(("input (redacted)", detail.input))
+        elif pane_id == "vars":
+            pane.query_one(JsonView).show(("vars", detail.vars), ("output", detail.output))
+        else:
+            pane.query_one(RecordPane).show(RECORDS[pane_id](detail, now, self.app.theme_variables))
+        self._pane_shown[pane_id] = detail
+
+    async def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        """A pane shown for the first time gets its widgets, then the run; the focus goes into it."""
+        pane_id = event.pane.id
+        if pane_id is None:
+            return
+        if pane_id not in self._mounted_panes:
+            self._mounted_panes.add(pane_id)
+            await event.pane.mount(JsonView() if pane_id in ("input", "vars") else RecordPane())
+        if self.detail is not None:
+            self._show_pane(pane_id, self.detail, self.services.clock())
+        if self.query_one(TabbedContent).active == pane_id:
+            self._focus_active_pane()
 
     def _follow_replays(self, tabs: TabbedContent, any_replays: bool) -> None:
         """The Replays tab only when there is one: at 80 columns the tab bar has no room for an empty tab."""

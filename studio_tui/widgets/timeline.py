@@ -6,6 +6,7 @@ from datetime import datetime
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from engine.services.runs import StepView
@@ -24,6 +25,8 @@ FIRST_ROWS = 60
 """Rows drawn before the first paint of a run's timeline (more than a screenful)."""
 MORE_ROWS = 150
 """Rows added per frame after that, so a run of hundreds of steps opens at once and fills in behind."""
+MORE_MARGIN = 20
+"""Ask for the next page of steps when the cursor or the view comes this close to the last row loaded."""
 
 
 def duration_bar(value_ms: int, longest_ms: int, width: int) -> str:
@@ -49,13 +52,24 @@ def error_line(error: Mapping[str, object] | None) -> str | None:
 
 
 class Timeline(Vertical):
-    """A run's timeline table, and the highlighted step's full details under it."""
+    """A run's timeline table, and the highlighted step's full details under it.
+
+    It may be given only the first steps of a run (``more``): when the cursor or the view nears the last row, it
+    posts ``NeedMore`` once, and its owner shows it the longer list.
+    """
+
+    class NeedMore(Message):
+        """The operator is near the last step shown and the run has more: read the next page."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._steps: Sequence[StepView] = ()
+        self._more = False
+        self._asked_at = -1
+        """How many steps were shown when ``NeedMore`` was last posted (asked once per length)."""
         self._by_key: dict[str, StepView] = {}
         self._now: datetime | None = None
+        self._width = 0
         self._filling = 0
         """Bumped by every render: a fill-in scheduled by an older one stops."""
 
@@ -64,15 +78,23 @@ class Timeline(Vertical):
         yield KeyedTable(id="timeline-table")
         yield Static(id="step-detail", markup=False)
 
-    def show(self, steps: Sequence[StepView], now: datetime) -> None:
-        """Show these steps (durations of steps still running are measured to ``now``)."""
+    def show(self, steps: Sequence[StepView], now: datetime, *, more: bool = False) -> None:
+        """Show these steps (durations of steps still running are measured to ``now``); ``more``: the run has
+        steps after these (``NeedMore`` asks for them)."""
+        # The clock ticks every second: when only ``now`` moved and no step is running, no row would change, so
+        # 500 rows are not built again to find that out.
+        unchanged = self._now is not None and (steps is self._steps or steps == self._steps) and more == self._more
+        if unchanged and all(step.completed_at is not None or step.duration_ms is not None for step in steps):
+            return
         self._steps = steps
+        self._more = more
         self._now = now
-        self._render_table()
+        if self.size.width:  # else not laid out yet: ``on_resize`` draws it once the width is known
+            self._render_table()
 
     def on_resize(self) -> None:
         """Column widths follow the widget's width."""
-        if self._now is not None:
+        if self._now is not None and self.size.width != self._width:
             self._render_table()
 
     def _columns(self) -> list[ColumnSpec]:
@@ -93,6 +115,7 @@ class Timeline(Vertical):
     def _render_table(self) -> None:
         assert self._now is not None
         table = self.query_one(KeyedTable)
+        self._width = self.size.width
         columns = self._columns()
         bar_width = columns[4].width
         rows = timeline_rows(self._steps)
@@ -108,6 +131,7 @@ class Timeline(Vertical):
         table.sync(columns, built)
         table.display = bool(rows)
         self._show_detail(table)
+        self._maybe_more(table)
         if len(rows) > first:
             fill = (self._filling, columns, rows, built, durations, longest, bar_width, variables)
             self.call_after_refresh(self._fill_in, *fill)
@@ -172,9 +196,28 @@ class Timeline(Vertical):
         ]
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        """Show the details of the step under the cursor."""
+        """Show the details of the step under the cursor (and read more steps when it nears the last one)."""
         event.stop()
-        self._show_detail(self.query_one(KeyedTable))
+        table = self.query_one(KeyedTable)
+        self._show_detail(table)
+        self._maybe_more(table)
+
+    def on_keyed_table_viewport_moved(self, event: KeyedTable.ViewportMoved) -> None:
+        """Scrolling near the last row loaded reads the next page of steps."""
+        event.stop()
+        self._maybe_more(self.query_one(KeyedTable))
+
+    def ask_again(self) -> None:
+        """Reading the next page failed: the next move near the end asks again."""
+        self._asked_at = -1
+
+    def _maybe_more(self, table: KeyedTable) -> None:
+        if not self._more or self._asked_at == len(self._steps) or not table.row_count:
+            return
+        bottom = max(table.cursor_row, round(table.scroll_y) + table.size.height)
+        if bottom >= table.row_count - MORE_MARGIN:
+            self._asked_at = len(self._steps)
+            self.post_message(self.NeedMore())
 
     def _show_detail(self, table: KeyedTable) -> None:
         detail = self.query_one("#step-detail", Static)
