@@ -59,6 +59,8 @@ DIAGNOSE_SECONDS: Final = 10.0
 """How often to ask Temporal again why a stuck run is stuck (each ask is a few RPCs)."""
 STEPS_PAGE: Final = 100
 """Step attempts read for the first paint, and per page after it as the operator scrolls the timeline."""
+FIRST_READ_WAIT: Final = 0.25
+"""How long Enter waits for the run before its screen opens without it (and shows "Loading…" until it arrives)."""
 
 RECORDS: Final = {
     "waits": lambda detail, now, variables: run_records.waits(detail, now, variables),
@@ -105,10 +107,10 @@ PANES: Final[tuple[tuple[str, str], ...]] = (
 
 async def read_first(services: ServiceContext, run_id: str) -> RunDetail | None:
     """The run as the screen's first frame shows it (its first page of steps), or ``None`` if it cannot be read
-    now (the screen then reads it itself and says why it failed)."""
+    within ``FIRST_READ_WAIT`` (the screen then opens at once, reads it itself and says why it failed)."""
     try:
-        return await get_run_detail(services, run_id, steps_limit=STEPS_PAGE)
-    except Exception:
+        return await asyncio.wait_for(get_run_detail(services, run_id, steps_limit=STEPS_PAGE), FIRST_READ_WAIT)
+    except Exception:  # TimeoutError included: a database that does not answer must not make Enter look dead
         return None
 
 

@@ -45,6 +45,7 @@ from studio_tui.screens.bulk_cancel import (
     totals,
 )
 from studio_tui.screens.run_diff import RunDiffScreen
+from studio_tui.steady import same_cells, show_text
 from studio_tui.widgets.cancel_banner import CANCEL_PENDING_MARK, cancel_pending
 from studio_tui.widgets.command_line import CommandLine
 from studio_tui.widgets.health_header import HealthHeader
@@ -692,7 +693,8 @@ class RunsScreen(Screen[None]):
                 or (run.run_id in on_screen and (not scrolled or before[2] < stale))
             ):
                 row = self._row(run, now, keys, flashing)
-                changed.add(run.run_id)
+                if before is None or not same_cells(before[1][1], row[1]):
+                    changed.add(run.run_id)  # a row on screen whose times read the same is left as drawn
                 drawn[run.run_id] = (state, row, time.monotonic())
             else:
                 row = before[1]
@@ -726,7 +728,7 @@ class RunsScreen(Screen[None]):
         if was_hidden and table.display and self.focused is None:
             # Hiding the empty table took its focus; the first runs to arrive get it back, or no key would move.
             table.focus()
-        empty.update(Text("No runs match." if self._loaded_once else "Loading runs…", style="dim"))
+        show_text(empty, Text("No runs match." if self._loaded_once else "Loading runs…", style="dim"))
         self._show_count()
         self.query_one(NewRunsMarker).show_count(len(self._new_above))
 
@@ -778,7 +780,7 @@ class RunsScreen(Screen[None]):
         if self._marked and not self.read_only:
             text.append(" · ", style="dim")
             text.append(f"{len(self._marked)} marked", style=role_style(self.app.theme_variables, "accent", bold=True))
-        count.update(text)
+        show_text(count, text)
 
     # -- actions and events -----------------------------------------------------------------------
 

@@ -3,6 +3,8 @@
 from rich.text import Text
 from textual.widgets import Static
 
+from studio_tui.steady import show_text
+
 
 class NewRunsMarker(Static):
     """Shows how many runs arrived above the cursor, and the key that goes to them; hidden at zero."""
@@ -15,4 +17,4 @@ class NewRunsMarker(Static):
         """Show ``count`` new runs (hide at zero)."""
         self.display = count > 0
         if count > 0:
-            self.update(Text.assemble((f" ↑ {count} new ", "reverse bold"), (" t: to the top", "dim")))
+            show_text(self, Text.assemble((f" ↑ {count} new ", "reverse bold"), (" t: to the top", "dim")))
