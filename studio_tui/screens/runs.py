@@ -915,6 +915,8 @@ class RunsScreen(Screen[None]):
         else:
             self._marked[run.run_id] = run
         self.query_one(KeyedTable).update_cell(run.run_id, "mark", _cell(self._mark_text(run.run_id)))
+        # The table now differs from the row last drawn: the next sync must draw it again, not compare with it.
+        self._drawn.pop(run.run_id, None)
         self._show_count()
 
     def action_unmark_all(self) -> None:
