@@ -6,7 +6,7 @@ They hold the database pool and the action registry; the worker registers their 
 import asyncio
 import contextlib
 import itertools
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -208,19 +208,7 @@ class Activities:
                 redactor=redactor,
             )
 
-        ctx = ActionContext(
-            tenant=request.tenant,
-            run_id=request.run_id,
-            workflow_id=request.workflow_id,
-            step_path=effect.path,
-            step_id=effect.step_id,
-            attempt=effect.attempt,
-            idempotency_key=effect.idempotency_key,
-            db=self.pool,
-            log=log,
-            http_allowed_hosts=self.http_allowed_hosts,
-            invocation_id=invocation_id,
-        )
+        ctx = self._action_context(request, log, invocation_id=invocation_id)
         try:
             spec = self.registry.get(effect.action, effect.version)
             with _heartbeating():
@@ -245,6 +233,25 @@ class Activities:
             keyring=self.keyring,
         )
         return _encodable(ActionSucceeded(output=output))
+
+    def _action_context(
+        self, request: c.ActionRequest, log: Callable[[str, str], Awaitable[None]], *, invocation_id: int | None = None
+    ) -> ActionContext:
+        """What the action of ``request`` sees: its run, step, attempt, key, the pool, ``log``, the HTTP allowlist."""
+        effect = request.action
+        return ActionContext(
+            tenant=request.tenant,
+            run_id=request.run_id,
+            workflow_id=request.workflow_id,
+            step_path=effect.path,
+            step_id=effect.step_id,
+            attempt=effect.attempt,
+            idempotency_key=effect.idempotency_key,
+            db=self.pool,
+            log=log,
+            http_allowed_hosts=self.http_allowed_hosts,
+            invocation_id=invocation_id,
+        )
 
     def _known_spec(self, name: str, version: int) -> ActionSpec | None:
         """The registered spec, or None (an unknown action fails inside the ledger, as it always did)."""
@@ -297,18 +304,7 @@ class Activities:
         async def log(level: str, message: str) -> None:
             lines.append((level, message))
 
-        ctx = ActionContext(
-            tenant=request.tenant,
-            run_id=request.run_id,
-            workflow_id=request.workflow_id,
-            step_path=effect.path,
-            step_id=effect.step_id,
-            attempt=effect.attempt,
-            idempotency_key=effect.idempotency_key,
-            db=self.pool,
-            log=log,
-            http_allowed_hosts=self.http_allowed_hosts,
-        )
+        ctx = self._action_context(request, log)
         output: Any = None
         error: dict[str, Any] | None = None
         # A slow action must not hide where the run is: past PROJECT_EARLY_AFTER the projection goes on its own.
