@@ -15,29 +15,23 @@ import asyncpg
 from engine.keyring import Keyring, is_sealed
 from engine.redaction import Redactor
 
-BEGIN = """
+_CLAIM = """
 INSERT INTO workflow_action_invocations (tenant, idempotency_key, run_id, seq, step_path, action, action_version,
                                          attempt, status, input_json)
-VALUES ($1, $2, $3, $4, $5, $6, $7, 1, 'STARTED', $8)
+VALUES ({values}, 1, 'STARTED', {input_json})
 ON CONFLICT (tenant, idempotency_key) DO UPDATE
    SET attempt = workflow_action_invocations.attempt + 1, status = 'STARTED', input_json = EXCLUDED.input_json,
        error_json = NULL, updated_at = now()
  WHERE workflow_action_invocations.status <> 'SUCCEEDED'
 RETURNING id, attempt
 """
+"""Claim a key (STARTED), or count one more attempt of a key that has not succeeded; one text, two numberings."""
+
+BEGIN = _CLAIM.format(values="$1, $2, $3, $4, $5, $6, $7", input_json="$8")
 
 # BEGIN as the last part of projections.APPLY_AND_CLAIM: the projection's statement takes $1..$21 ($1 the
 # tenant, $2 the run id), the claim $22..$27. One statement, so one round trip for the projection and the claim.
-CLAIM_AFTER_PROJECTION = """
-INSERT INTO workflow_action_invocations (tenant, idempotency_key, run_id, seq, step_path, action, action_version,
-                                         attempt, status, input_json)
-VALUES ($1, $22, $2, $23, $24, $25, $26, 1, 'STARTED', $27)
-ON CONFLICT (tenant, idempotency_key) DO UPDATE
-   SET attempt = workflow_action_invocations.attempt + 1, status = 'STARTED', input_json = EXCLUDED.input_json,
-       error_json = NULL, updated_at = now()
- WHERE workflow_action_invocations.status <> 'SUCCEEDED'
-RETURNING id, attempt
-"""
+CLAIM_AFTER_PROJECTION = _CLAIM.format(values="$1, $22, $2, $23, $24, $25, $26", input_json="$27")
 
 # A pure action's attempt recorded once it ran, with its result: no STARTED claim comes first, because running
 # it again has no effect outside the run. A key that already succeeded keeps its first output (no row returned:
