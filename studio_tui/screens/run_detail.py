@@ -405,8 +405,10 @@ class RunDetailScreen(Screen[None]):
         if pane_id is None:
             return
         if pane_id not in self._mounted_panes:
-            self._mounted_panes.add(pane_id)
             await event.pane.mount(JsonView() if pane_id in ("input", "vars") else RecordPane())
+            # Only now: the redraw timer can fire while the widgets compose, and must not draw into them yet.
+            # (This handler is not re-entered meanwhile: the screen handles its messages one at a time.)
+            self._mounted_panes.add(pane_id)
         if self.detail is not None:
             self._show_pane(pane_id, self.detail, self.services.clock())
         if self.query_one(TabbedContent).active == pane_id:

@@ -1,12 +1,14 @@
 """The run screen reads a long run's steps a page at a time: the first paint reads one page, and scrolling the
 timeline reads the rest, so every step stays reachable (counted in rows fetched, never timed)."""
 
+import asyncio
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import asyncpg
 import pytest
+from textual.widgets import TabbedContent
 
 from engine.store import steps as step_store
 from studio_tui.app import RunStudioApp
@@ -124,3 +126,25 @@ async def test_scrolling_the_timeline_reaches_step_500(
         assert fetched.whole_run_reads == 0
         assert fetched.pages == LONG_RUN_STEPS // STEPS_PAGE
         assert fetched.rows <= LONG_RUN_STEPS + fetched.pages
+
+
+async def test_a_redraw_while_a_pane_is_being_mounted_waits_for_its_widgets(
+    studio_app: AppFactory, long_run: str
+) -> None:
+    """The relative-time redraw runs on its own timer: one that fires while a pane shown for the first time is
+    still composing its widgets must not look for them (CI once crashed here, on the Events pane)."""
+    app = studio_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.open_run(long_run)
+        await settle(pilot, until=loaded(app, long_run))
+        screen = run_screen(app)
+        tabs = screen.query_one(TabbedContent)
+        for pane_id in ("input", "vars", "waits", "calls", "events", "audit", "logs"):
+            tabs.active = pane_id
+            # Every turn of the loop lets the mount move one step on; each redraw lands somewhere inside it.
+            for _ in range(40):
+                screen._redraw()
+                await asyncio.sleep(0)
+            await settle(pilot)
+            assert screen.query(f"#{pane_id} > *"), pane_id
