@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from engine.errors import ServiceUnavailableError
 from engine.inbound import check_actor
+from engine.run_status import RunStatus
 from engine.services.audit import Actor
 from engine.services.context import ServiceContext
 from engine.services.runs import RunNotFound, check_run_filters, check_run_ids, get_run, parse_run_id
@@ -25,7 +26,6 @@ from engine.store import audit as audit_store
 from engine.store import runs
 from engine.store.runs import CancelRequest
 from engine.temporal import workflow_id_for_run
-from engine.temporal.contracts import RunStatus
 
 if TYPE_CHECKING:
     # The SDK is imported where a cancel reaches Temporal: the studio lists runs without loading it.

@@ -2,18 +2,23 @@
 
 Shared by the CLI (``runstudio runs --since 1h``) and the studio (``:since 1h``), so both accept and refuse
 the same text with the same sentence.
+
+Light on purpose: it is imported to check a command line before anything is queried, so it names the
+sorts only for type checking (the store's list module loads the driver) and takes the statuses from
+``engine.run_status`` rather than the workflow contracts.
 """
 
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Final, cast, get_args
+from typing import TYPE_CHECKING, Final, cast
 
 from engine.inbound import InboundRejected
-from engine.store.run_list import RUN_SORTS, RunSort
-from engine.temporal.contracts import RunStatus
+from engine.run_status import RUN_STATUSES as RUN_STATUSES
+
+if TYPE_CHECKING:
+    from engine.store.run_list import RunSort
 
 TRIGGERS: Final = ("manual", "event", "replay", "child", "schedule")
-RUN_STATUSES: Final[tuple[str, ...]] = get_args(RunStatus)
 
 _DURATION = re.compile(r"(\d{1,6})\s*(s|m|h|d|w)")
 _UNIT_SECONDS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -55,12 +60,14 @@ def check_trigger(trigger: str) -> str:
     return value
 
 
-def check_sort(sort: str) -> RunSort:
+def check_sort(sort: str) -> "RunSort":
     """A known sort, lowercased; ``InboundRejected`` otherwise."""
+    from engine.store.run_list import RUN_SORTS  # only when a sort is given: the module loads asyncpg
+
     value = sort.strip().lower()
     if value not in RUN_SORTS:
         raise InboundRejected("sort", "$", f"unknown sort {ascii(sort)[:40]}; use one of {', '.join(RUN_SORTS)}")
-    return cast(RunSort, value)
+    return cast("RunSort", value)
 
 
 def check_status(status: str) -> str:

@@ -12,13 +12,13 @@ from pydantic import BaseModel, Field
 from engine.errors import RunStudioError
 from engine.inbound import InboundRejected, check_lookup
 from engine.redaction import Redactor
+from engine.run_status import RunStatus
 from engine.services import run_filters
 from engine.services.context import ServiceContext
 from engine.store import audit, definitions, run_links, run_list, runs, steps
 from engine.store.run_links import RunLink as RunLink
 from engine.store.run_list import Keyset, RunSort
 from engine.store.runs import RunRow
-from engine.temporal.contracts import RunStatus
 
 STUCK_AFTER = timedelta(seconds=60)
 

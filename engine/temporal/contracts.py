@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from engine.interpreter.effects import ActionFailed, ActionSucceeded, RunAction, StepRecord
 from engine.interpreter.state import InterpreterState
+from engine.run_status import RunStatus as RunStatus  # defined apart so that listing runs skips this module
 
 LOAD_RUN: Final = "load_run"
 PROJECT: Final = "project"
@@ -30,9 +31,6 @@ def ensure_transportable(value: Any) -> None:
         pydantic_core.from_json(pydantic_core.to_json(value))
     except (ValueError, RecursionError) as exc:  # PydanticSerializationError is a ValueError
         raise ValueError(f"the value cannot cross the Temporal boundary: {exc}") from exc
-
-
-RunStatus = Literal["RUNNING", "WAITING", "SUCCEEDED", "FAILED", "CANCELED"]
 
 
 class ScheduledLaunch(BaseModel):
