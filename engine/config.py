@@ -2,18 +2,33 @@
 
 With nothing set, commands use the embedded stack under ``./.runstudio``. There is deliberately no
 task-queue setting: the queue is the constant ``engine.temporal.TASK_QUEUE``.
+
+A plain pydantic model fed from the environment rather than a pydantic-settings ``BaseSettings``: every command
+reads the settings, and importing pydantic-settings (its sources, dotenv and CLI machinery) cost more start-up
+than everything else these fields need. It reads the environment the way ``BaseSettings`` did here: each field
+from the variable its alias names, matched case-insensitively; values given to the constructor win.
 """
 
+import os
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 
-class Settings(BaseSettings):
+def _from_environment(aliases: dict[str, str]) -> dict[str, str]:
+    """The environment's values for the given ``{variable name (lowercase): alias}``, keyed by alias."""
+    return {aliases[name.lower()]: value for name, value in os.environ.items() if name.lower() in aliases}
+
+
+class Settings(BaseModel):
     """Where the services are. ``None`` means: use (and start if needed) the embedded one."""
 
-    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, validate_default=True)
+
+    def __init__(self, **values: Any) -> None:
+        aliases = {str(f.validation_alias).lower(): str(f.validation_alias) for f in type(self).model_fields.values()}
+        super().__init__(**{**_from_environment(aliases), **values})
 
     database_url: str | None = Field(default=None, validation_alias="RUNSTUDIO_DATABASE_URL")
     temporal_address: str | None = Field(default=None, validation_alias="TEMPORAL_ADDRESS")
