@@ -1,9 +1,7 @@
 """``runstudio codec-server``: Temporal's remote codec endpoints on loopback, for reading payloads in its Web UI."""
 
-import asyncio
 import errno
 import json
-import signal
 from typing import TYPE_CHECKING
 
 import typer
@@ -62,6 +60,9 @@ def codec_server_command(
     )
 
     async def go() -> None:
+        import asyncio  # here: building the CLI (``--help`` too) never loads the event loop machinery
+        import signal
+
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):

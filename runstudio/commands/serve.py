@@ -1,9 +1,7 @@
 """``runstudio serve``: the studio in a browser, one ``runstudio tui`` per browser session (textual-serve)."""
 
-import asyncio
 import errno
 import json
-import signal
 
 import typer
 
@@ -84,6 +82,9 @@ def serve_command(
             typer.echo("Each browser tab runs its own studio on this machine. Ctrl-C stops serving.")
 
     async def go() -> None:
+        import asyncio  # here: building the CLI (``--help`` too) never loads the event loop machinery
+        import signal
+
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):

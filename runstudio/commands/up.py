@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import logging
-import signal
 from typing import TYPE_CHECKING
 
 import typer
@@ -45,6 +42,8 @@ def up_command(
     Quitting the studio (q) stops what this command started; services that were already running stay up.
     """
     tenant = options(ctx).tenant
+    import logging  # here, like asyncio below: building the CLI (``--help`` too) needs neither
+
     headless = headless or as_json  # a studio has no JSON form; the JSON describes the headless stack
     settings = load_settings()
     # Warnings only, and to a file once the studio owns the terminal.
@@ -64,6 +63,9 @@ def up_command(
 
 
 async def _up(settings: Settings, tenant: str, *, headless: bool, as_json: bool = False) -> None:
+    import asyncio
+    import signal
+
     from engine.services.context import open_services
     from engine.services.demo import is_empty, load_demo
     from engine.store import migrations
