@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING
 
 import typer
@@ -12,6 +13,8 @@ from runstudio.lazy import load_settings
 
 if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
+
+    import asyncpg
 
     from engine.config import Settings
     from engine.services.context import ServiceContext
@@ -44,16 +47,45 @@ def tui_command(
             "the studio is interactive and has no JSON form; for JSON use `runstudio runs --json` or "
             "`runstudio show RUN_ID --json`"
         )
-    # Imported here so that every other command starts without loading Textual.
-    from studio_tui.app import RunStudioApp
+    import asyncio
+    from importlib import import_module
+
+    # What opening the services imports, imported before the studio's own import starts on a thread (below),
+    # so that the two threads never import the same modules at once.
+    import engine.services.context
+    import engine.store.db  # noqa: F401
 
     tenant = options(ctx).tenant
+    settings = load_settings()
 
     async def go() -> None:
-        # The app runs in the loop that owns the pool, so its workers can use it. Opening the services
-        # connects to Postgres only: the first page of runs needs nothing else, and Temporal is dialled by
-        # the health check once those rows are on screen.
-        async with open_services(load_settings(), tenant=tenant) as services:
-            await RunStudioApp(services, read_only=read_only).run_async()
+        # Textual and the studio's screens (imported here so that every other command starts without them)
+        # take most of the start-up; they load on a thread while this loop connects to Postgres, instead of
+        # before it. The app runs in the loop that owns the pool, so its workers can use it. Opening the
+        # services connects to Postgres only: the first page of runs needs nothing else, and Temporal is
+        # dialled by the health check once those rows are on screen.
+        studio = asyncio.ensure_future(asyncio.to_thread(import_module, "studio_tui.app"))
+        try:
+            async with open_services(settings, tenant=tenant) as services:
+                second = asyncio.ensure_future(open_second_connection(services.pool))
+                try:
+                    app_class = (await studio).RunStudioApp
+                    await app_class(services, read_only=read_only).run_async()
+                finally:
+                    second.cancel()
+        finally:
+            await asyncio.gather(studio, return_exceptions=True)  # a failed open leaves no import running
 
     run_async(go())
+
+
+async def open_second_connection(pool: asyncpg.Pool) -> None:
+    """Have the pool hold two connections while the studio starts.
+
+    The runs screen reads its first page and the count side by side, on two connections: opened now, while
+    Textual starts, the second one is ready then instead of being dialled (and its codecs set) in between.
+    Only a head start: if it fails, the screen's own queries meet (and report) the same problem.
+    """
+    with contextlib.suppress(Exception):
+        async with pool.acquire(), pool.acquire():
+            pass
