@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal, get_args
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from engine.errors import ServiceUnavailableError
 from engine.inbound import check_actor
@@ -50,6 +50,8 @@ _PAGE = 500
 
 class CancelOutcome(BaseModel):
     """What happened to one run when its cancel was asked for."""
+
+    model_config = ConfigDict(defer_build=True)  # built on first use: listing runs never uses it
 
     run_id: str
     outcome: Literal["canceled", "refused", "not_cancelable", "already_requested"]

@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, get_args
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from engine.errors import RunStudioError
 from engine.inbound import InboundRejected, check_lookup
@@ -69,6 +69,8 @@ class RunSummary(BaseModel):
 
 
 class StepView(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # built on first use: listing runs never uses it
+
     seq: int = Field(0, exclude=True)
     """The step's place in execution order (with ``attempt``, the keyset of the next page; not exported)."""
     path: str
@@ -84,6 +86,8 @@ class StepView(BaseModel):
 
 
 class WaitView(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # built on first use: listing runs never uses it
+
     wait_type: str
     status: str
     event_name: str | None
@@ -101,6 +105,8 @@ class WaitView(BaseModel):
 
 
 class InvocationView(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # built on first use: listing runs never uses it
+
     action: str
     version: int
     status: str
@@ -113,6 +119,8 @@ class InvocationView(BaseModel):
 
 
 class EventView(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # built on first use: listing runs never uses it
+
     event_id: str
     event_name: str
     correlation_key: str | None
@@ -127,6 +135,8 @@ class EventView(BaseModel):
 
 
 class AuditView(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # built on first use: listing runs never uses it
+
     action: str
     actor: str
     source: str | None
@@ -135,6 +145,8 @@ class AuditView(BaseModel):
 
 
 class LogView(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # built on first use: listing runs never uses it
+
     step_path: str
     level: str
     message: str
@@ -387,6 +399,8 @@ async def redactor_for(ctx: ServiceContext, run: RunRow) -> Redactor:
 
 class StepsPage(BaseModel):
     """A keyset page of a run's step attempts (redacted)."""
+
+    model_config = ConfigDict(defer_build=True)  # built on first use: listing runs never uses it
 
     steps: list[StepView]
     more: bool

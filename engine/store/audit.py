@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from engine.store.db import Conn
 
@@ -19,6 +19,8 @@ SELECT id, action, actor, source, details, created_at FROM workflow_run_audit
 
 class AuditRow(BaseModel):
     """One audit entry."""
+
+    model_config = ConfigDict(defer_build=True)  # built on first use: listing runs never uses it
 
     id: int
     action: str

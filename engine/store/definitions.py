@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from engine.store.db import Conn
 
@@ -52,6 +52,8 @@ SELECT d.workflow_id, d.name, d.latest_version, v.trigger_type, v.trigger_event_
 class DefinitionVersion(BaseModel):
     """One published version of a definition."""
 
+    model_config = ConfigDict(defer_build=True)  # built on first use: listing runs never uses it
+
     workflow_id: str
     version: int
     definition: dict[str, Any]
@@ -61,6 +63,8 @@ class DefinitionVersion(BaseModel):
 
 class DefinitionSummary(BaseModel):
     """A definition as listed: its latest version."""
+
+    model_config = ConfigDict(defer_build=True)  # built on first use: listing runs never uses it
 
     workflow_id: str
     name: str

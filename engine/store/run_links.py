@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from engine.store.db import Conn
 
@@ -27,6 +27,8 @@ SELECT {_LINK_COLUMNS}
 
 class RunLink(BaseModel):
     """A run as a line in another run's Children or Replays list."""
+
+    model_config = ConfigDict(defer_build=True)  # built on first use: listing runs never uses it
 
     run_id: str
     workflow_id: str

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from engine.keyring import Keyring, is_sealed
 from engine.redaction import Redactor
@@ -135,12 +135,16 @@ class RunIdMatch(BaseModel):
 class CancelRequest(BaseModel):
     """Who asked first for a run to be canceled, and when."""
 
+    model_config = ConfigDict(defer_build=True)  # built on first use: listing runs never uses it
+
     requested_at: datetime
     requested_by: str | None
 
 
 class ExecutionRow(BaseModel):
     """What the workflow needs to start interpreting."""
+
+    model_config = ConfigDict(defer_build=True)  # built on first use: listing runs never uses it
 
     workflow_id: str
     workflow_version: int

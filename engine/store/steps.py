@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from engine.store.db import Conn
 
@@ -54,6 +54,8 @@ class StepRow(BaseModel):
 class WaitRow(BaseModel):
     """One wait."""
 
+    model_config = ConfigDict(defer_build=True)  # built on first use: listing runs never uses it
+
     seq: int
     step_path: str
     wait_type: str
@@ -73,6 +75,8 @@ class WaitRow(BaseModel):
 
 class InvocationRow(BaseModel):
     """One ledger entry (input/output unredacted: redact before showing)."""
+
+    model_config = ConfigDict(defer_build=True)  # built on first use: listing runs never uses it
 
     id: int
     idempotency_key: str
@@ -141,6 +145,8 @@ SELECT step_path, level, message, created_at FROM workflow_run_logs WHERE tenant
 class EventRow(BaseModel):
     """An inbound event that started or signaled the run (payload unredacted)."""
 
+    model_config = ConfigDict(defer_build=True)  # built on first use: listing runs never uses it
+
     event_id: str
     event_name: str
     payload: Any
@@ -155,6 +161,8 @@ class EventRow(BaseModel):
 
 class LogRow(BaseModel):
     """A log line written on the run by ``core.log``."""
+
+    model_config = ConfigDict(defer_build=True)  # built on first use: listing runs never uses it
 
     step_path: str
     level: str
