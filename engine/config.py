@@ -27,8 +27,11 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, validate_default=True)
 
     def __init__(self, **values: Any) -> None:
-        aliases = {str(f.validation_alias).lower(): str(f.validation_alias) for f in type(self).model_fields.values()}
-        super().__init__(**{**_from_environment(aliases), **values})
+        names = {
+            name: field.validation_alias if isinstance(field.validation_alias, str) else name
+            for name, field in type(self).model_fields.items()
+        }
+        super().__init__(**{**_from_environment({alias.lower(): alias for alias in names.values()}), **values})
 
     database_url: str | None = Field(default=None, validation_alias="RUNSTUDIO_DATABASE_URL")
     temporal_address: str | None = Field(default=None, validation_alias="TEMPORAL_ADDRESS")
