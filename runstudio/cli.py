@@ -14,7 +14,7 @@ from typer._click.exceptions import ClickException, UsageError
 from engine.errors import RunStudioError, ServiceUnavailableError
 from engine.inbound import MAX_NAME_LENGTH, InboundRejected, check_text
 from runstudio.commands import register_all
-from runstudio.context import GlobalOptions
+from runstudio.context import GlobalOptions, start_up_without_gc
 from runstudio.errors import USAGE_EXIT, UsageProblem, print_error, with_help_hint
 
 EXIT_CODES_HELP = (
@@ -141,6 +141,7 @@ nothing. Someone who installs a plugin and wants it in the CLI sets ``PYDANTIC_D
 
 def main() -> None:
     """Console-script entry point."""
+    start_up_without_gc()
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", PYDANTIC_PLUGINS_OFF)
     code = run(sys.argv[1:])
     sys.stdout.flush()

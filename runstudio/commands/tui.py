@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 from typing import TYPE_CHECKING
 
 import typer
@@ -70,13 +71,14 @@ def tui_command(
                 second = asyncio.ensure_future(open_second_connection(services.pool))
                 try:
                     app_class = (await studio).RunStudioApp
+                    gc.enable()  # the studio is imported: from here on it allocates garbage (see run_async)
                     await app_class(services, read_only=read_only).run_async()
                 finally:
                     second.cancel()
         finally:
             await asyncio.gather(studio, return_exceptions=True)  # a failed open leaves no import running
 
-    run_async(go())
+    run_async(go(), collect_cycles=False)
 
 
 async def open_second_connection(pool: asyncpg.Pool) -> None:
