@@ -74,9 +74,17 @@ class Delivered:
 
 
 async def deliver(
-    client: Client, run_ids: list[str], signal: EventSignal, *, concurrency: int = DELIVERY_CONCURRENCY
+    client: Client,
+    run_ids: list[str],
+    signal: EventSignal,
+    *,
+    concurrency: int = DELIVERY_CONCURRENCY,
+    first_sent: asyncio.Event | None = None,
 ) -> Delivered:
     """Signal ``signal`` to every run of ``run_ids``, at most ``concurrency`` at once.
+
+    ``first_sent`` is set as the first signal goes out (or once delivery is over, if none did), so a caller can
+    do its own work while the signals are in flight without holding up the first one.
 
     The payload is encoded once (the codec encrypts it once) and the same bytes go to every run. The signals
     are sent by ``concurrency`` senders taking the next run from one shared iterator, so 10,000 runs cost
@@ -102,6 +110,8 @@ async def deliver(
         )
         backoff = _FIRST_BACKOFF_SECONDS
         for attempt in range(1, SIGNAL_ATTEMPTS + 1):
+            if first_sent is not None:
+                first_sent.set()
             try:
                 await service.signal_workflow_execution(request, timeout=_SIGNAL_TIMEOUT)
             except RPCError as exc:
@@ -127,7 +137,11 @@ async def deliver(
         for run_id in todo:  # shared: each run is taken by exactly one sender
             await one(run_id)
 
-    await asyncio.gather(*(sender() for _ in range(max(1, min(concurrency, len(run_ids))))))
+    try:
+        await asyncio.gather(*(sender() for _ in range(max(1, min(concurrency, len(run_ids))))))
+    finally:
+        if first_sent is not None:
+            first_sent.set()
     # Senders finish out of order; the lists keep the order the runs were given in.
     order = {run_id: index for index, run_id in enumerate(run_ids)}
     delivered.signaled.sort(key=order.__getitem__)

@@ -315,7 +315,12 @@ async def _route(
     sending: asyncio.Future[Delivered] | None = None
     if signal and routed.matched and key is not None:
         event = EventSignal(event_id=event_id, event_name=name, correlation_key=key, payload=payload)
-        sending = asyncio.ensure_future(deliver(client, routed.matched, event))
+        first_sent = asyncio.Event()
+        sending = asyncio.ensure_future(deliver(client, routed.matched, event, first_sent=first_sent))
+        # The redaction below is CPU work that would otherwise run before the senders had their first turn.
+        started = asyncio.ensure_future(first_sent.wait())
+        await asyncio.wait([sending, started], return_when=asyncio.FIRST_COMPLETED)
+        started.cancel()
     try:
         await events.record_payload(
             conn,

@@ -1,5 +1,6 @@
 """Inbound events: ``workflow_runtime_events``, correlation rules, candidate waits and the event inbox."""
 
+import asyncio
 import json
 from datetime import datetime
 from typing import Any
@@ -243,6 +244,10 @@ async def claim_event(
     return inserted is not None
 
 
+_YIELD_EVERY = 100
+"""Waiting runs' inputs opened between two turns of the event loop while an event's payload is redacted."""
+
+
 async def record_payload(
     conn: Conn,
     *,
@@ -262,7 +267,9 @@ async def record_payload(
     paths = [path for definition in triggered for path in definition.redact]
     recorded = Redactor.for_input(payload, paths)
     secrets = set(recorded.secrets)
-    for candidate in candidates:
+    for index, candidate in enumerate(candidates):
+        if index and index % _YIELD_EVERY == 0:
+            await asyncio.sleep(0)  # signals in flight meanwhile get their replies read (issue 16)
         original = open_input(candidate.input_json, keyring)
         secrets |= Redactor.for_input(original, candidate.redact).secrets
     stored = Redactor(paths=recorded.paths, secrets=frozenset(secrets)).input(payload)

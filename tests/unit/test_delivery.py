@@ -121,3 +121,21 @@ async def test_transient_errors_are_retried_and_ended_runs_delivered_to_nobody(m
     assert len(service.request_ids[workflow_id_for_run(runs[1])]) == 1
     assert len(set().union(*service.request_ids.values())) == len(runs)
     assert service.calls[workflow_id_for_run(runs[4])] == delivery.SIGNAL_ATTEMPTS
+
+
+async def test_first_sent_is_set_as_the_first_signal_goes_out_and_when_there_was_none() -> None:
+    service = _Service()
+    first_sent = asyncio.Event()
+    seen_at_first_call: list[bool] = []
+    real = service.signal_workflow_execution
+
+    async def watching(request: Any, *, timeout: Any) -> None:
+        seen_at_first_call.append(first_sent.is_set())
+        await real(request, timeout=timeout)
+
+    service.signal_workflow_execution = watching  # type: ignore[method-assign]
+    await deliver(_Client(service), _runs(3), SIGNAL, first_sent=first_sent)  # type: ignore[arg-type]
+    assert seen_at_first_call[0] is True
+    nothing = asyncio.Event()
+    await deliver(_Client(_Service()), [], SIGNAL, first_sent=nothing)  # type: ignore[arg-type]
+    assert nothing.is_set()  # a caller waiting for the first signal is never left hanging
