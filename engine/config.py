@@ -15,6 +15,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+DEFAULT_MAX_CACHED_WORKFLOWS = 1000
+"""Temporal's own default: about 110 MB of worker RSS when that many runs wait at once (issue 16)."""
+
 
 def _from_environment(aliases: dict[str, str]) -> dict[str, str]:
     """The environment's values for the given ``{variable name (lowercase): alias}``, keyed by alias."""
@@ -49,6 +52,13 @@ class Settings(BaseModel):
     log_format: str = Field(default="text", validation_alias="RUNSTUDIO_LOG_FORMAT", pattern="^(text|json)$")
     encryption_keys: SecretStr | None = Field(default=None, validation_alias="RUNSTUDIO_ENCRYPTION_KEYS")
     encryption_key_file: Path | None = Field(default=None, validation_alias="RUNSTUDIO_ENCRYPTION_KEY_FILE")
+    worker_max_cached_workflows: int = Field(
+        default=DEFAULT_MAX_CACHED_WORKFLOWS, ge=0, validation_alias="RUNSTUDIO_WORKER_MAX_CACHED_WORKFLOWS"
+    )
+    """Runs a worker keeps in memory between their workflow tasks (Temporal's ``max_cached_workflows``; the
+    SDK's default, 1,000). A run evicted from the cache replays its history on its next task: raise it to
+    at least the runs waiting at once when one event reaches many of them, at about 110 KB of worker RSS
+    per cached run (measured: 10,000 waiting runs cached took 1.07 GB; issue 16)."""
 
     @model_validator(mode="after")
     def _client_cert_comes_with_its_key(self) -> "Settings":

@@ -15,7 +15,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from engine.actions.registry import default_registry
-from engine.config import Settings
+from engine.config import DEFAULT_MAX_CACHED_WORKFLOWS, Settings
 from engine.keyring import load_keyring
 from engine.services.context import ServiceContext
 from engine.stack import resolve_endpoints
@@ -47,10 +47,17 @@ def build_sandbox_runner() -> SandboxedWorkflowRunner:
     )
 
 
-def build_worker(client: Client, activities: Activities, *, in_flight: InFlight | None = None) -> Worker:
+def build_worker(
+    client: Client,
+    activities: Activities,
+    *,
+    in_flight: InFlight | None = None,
+    max_cached_workflows: int = DEFAULT_MAX_CACHED_WORKFLOWS,
+) -> Worker:
     """The worker for the one task queue, with the one workflow and its activities.
 
-    ``in_flight`` tracks running activities so a forced exit can name them.
+    ``in_flight`` tracks running activities so a forced exit can name them; ``max_cached_workflows`` is
+    ``Settings.worker_max_cached_workflows`` (``RUNSTUDIO_WORKER_MAX_CACHED_WORKFLOWS``).
     """
     return Worker(
         client,
@@ -59,6 +66,7 @@ def build_worker(client: Client, activities: Activities, *, in_flight: InFlight 
         activities=activities.all(),
         workflow_runner=build_sandbox_runner(),
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        max_cached_workflows=max_cached_workflows,
         interceptors=[in_flight] if in_flight is not None else [],
     )
 
@@ -125,7 +133,9 @@ async def _serve(settings: Settings, stop: asyncio.Event, in_flight: InFlight) -
             pool=pool, registry=default_registry(), http_allowed_hosts=settings.http_allowed_hosts, keyring=keyring
         )
         services = ServiceContext(pool=pool, endpoints=endpoints, tenant="default", _client=client, keyring=keyring)
-        temporal_worker = build_worker(client, activities, in_flight=in_flight)
+        temporal_worker = build_worker(
+            client, activities, in_flight=in_flight, max_cached_workflows=settings.worker_max_cached_workflows
+        )
         async with contextlib.AsyncExitStack() as stack:
             if settings.metrics_port is not None:
                 port = await stack.enter_async_context(

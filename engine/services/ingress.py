@@ -13,6 +13,7 @@ Routing
     2. The event is INSERTed once per (tenant, event_id) inside a transaction that stays open while it
        is routed, so a concurrent submit of the same id blocks on the unique key until the first one
        commits and then returns that first outcome (``duplicate=True``), starting and signaling nothing.
+       Its redacted payload is written in that transaction while the signals are in flight (``_route``).
     3. Runs of every definition whose latest version is triggered by the event name are started, pinned
        to that version, with trigger ``event`` and ``{"eventId", "eventName", "correlationKey"}``
        metadata. A keyless event still starts them (a trigger needs no key); a payload a definition's
@@ -37,6 +38,7 @@ recorded, so the sender (or the inbox) can retry with the same event id; Tempora
 middle of routing is recorded as errors on the event.
 """
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Callable
@@ -62,11 +64,11 @@ from engine.inbound import (
     check_text,
 )
 from engine.services.context import ServiceContext
-from engine.services.delivery import deliver
+from engine.services.delivery import Delivered, deliver
 from engine.services.launch import LaunchFailed, WorkflowNotFound, launch_run
 from engine.services.payloads import PayloadRejected
 from engine.store import events
-from engine.store.events import EventRow, RuleRow
+from engine.store.events import EventRow, RuleRow, TriggeredDefinition
 from engine.temporal.contracts import EventSignal
 from engine.temporal.outage import temporal_outage
 
@@ -145,22 +147,15 @@ async def submit_event(
     # errors, and its resend (same id) would be a duplicate that routes nothing.
     client = await _reachable_temporal(ctx)
     async with ctx.pool.acquire() as conn, conn.transaction():
-        inserted = await events.insert_event(
-            conn,
-            tenant=ctx.tenant,
-            event_id=event_id,
-            event_name=name,
-            payload=payload,
-            correlation_key=key,
-            source=source,
-            keyring=ctx.keyring,
+        claimed = await events.claim_event(
+            conn, tenant=ctx.tenant, event_id=event_id, event_name=name, correlation_key=key, source=source
         )
-        if not inserted:
+        if not claimed:
             first = await events.get_event(conn, tenant=ctx.tenant, event_id=event_id)
             if first is None:  # pragma: no cover - the conflicting row exists by definition
                 raise RunStudioError(f"event {event_id!r} vanished while reading it")
             return _outcome_of(first, duplicate=True)
-        routed = await _route(ctx, client, name, event_id, payload, key, signal=not queue)
+        routed = await _route(ctx, conn, client, name, event_id, payload, key, signal=not queue)
         errors = ([key_error] if key_error else []) + routed.errors
         error = "; ".join(errors) or None
         if queue and key is not None and routed.matched:
@@ -292,6 +287,7 @@ async def _derive_key(
 
 async def _route(
     ctx: ServiceContext,
+    conn: asyncpg.Connection,
     client: Client,
     name: str,
     event_id: str,
@@ -300,24 +296,65 @@ async def _route(
     *,
     signal: bool,
 ) -> _Routed:
-    """Start the triggered runs and find the waiting ones; signal them too unless the event is queued."""
+    """Start the triggered runs, find the waiting ones, signal them unless the event is queued, and record
+    the event's (redacted) payload on the row claimed in ``conn``'s transaction.
+
+    The signals go out before the payload is redacted (opening every waiting run's sealed input): the
+    redaction runs while they are in flight, so the first signal waits for five round trips (health check,
+    BEGIN, the claim, the triggered definitions, the waiting runs), not for N decryptions. Should the
+    recording fail, the signals still to send are canceled and the transaction rolls back: the event is
+    delivered at least once, as after a crash, and a resend with its id routes it again.
+    """
     routed = _Routed()
-    await _start_triggered(ctx, name, event_id, payload, key, routed)
+    triggered = await events.triggered_definitions(ctx.pool, tenant=ctx.tenant, event_name=name)
+    await _start_triggered(ctx, triggered, name, event_id, payload, key, routed)
+    candidates = []
     if key is not None:
-        routed.matched = await events.candidate_runs(ctx.pool, tenant=ctx.tenant, event_name=name, correlation_key=key)
-        if signal and routed.matched:
-            event = EventSignal(event_id=event_id, event_name=name, correlation_key=key, payload=payload)
-            delivered = await deliver(client, routed.matched, event)
-            routed.signaled = delivered.signaled
-            routed.errors += delivered.errors
+        candidates = await events.candidate_runs(conn, tenant=ctx.tenant, event_name=name, correlation_key=key)
+        routed.matched = [candidate.run_id for candidate in candidates]
+    sending: asyncio.Future[Delivered] | None = None
+    if signal and routed.matched and key is not None:
+        event = EventSignal(event_id=event_id, event_name=name, correlation_key=key, payload=payload)
+        first_sent = asyncio.Event()
+        sending = asyncio.ensure_future(deliver(client, routed.matched, event, first_sent=first_sent))
+        # The redaction below is CPU work that would otherwise run before the senders had their first turn.
+        started = asyncio.ensure_future(first_sent.wait())
+        await asyncio.wait([sending, started], return_when=asyncio.FIRST_COMPLETED)
+        started.cancel()
+    try:
+        await events.record_payload(
+            conn,
+            tenant=ctx.tenant,
+            event_id=event_id,
+            payload=payload,
+            triggered=triggered,
+            candidates=candidates,
+            keyring=ctx.keyring,
+        )
+    except BaseException:
+        if sending is not None:
+            # No signal is left in flight behind the caller's back; the rollback makes a resend route again.
+            sending.cancel()
+            await asyncio.gather(sending, return_exceptions=True)
+        raise
+    if sending is not None:
+        delivered = await sending
+        routed.signaled = delivered.signaled
+        routed.errors += delivered.errors
     return routed
 
 
 async def _start_triggered(
-    ctx: ServiceContext, name: str, event_id: str, payload: dict[str, Any], key: str | None, routed: _Routed
+    ctx: ServiceContext,
+    triggered: list[TriggeredDefinition],
+    name: str,
+    event_id: str,
+    payload: dict[str, Any],
+    key: str | None,
+    routed: _Routed,
 ) -> None:
     metadata = {"eventId": event_id, "eventName": name, "correlationKey": key}
-    for definition in await events.triggered_definitions(ctx.pool, tenant=ctx.tenant, event_name=name):
+    for definition in triggered:
         label = f"{definition.workflow_id}@{definition.version}"
         try:
             run_id = await launch_run(

@@ -1,5 +1,6 @@
 """Inbound events: ``workflow_runtime_events``, correlation rules, candidate waits and the event inbox."""
 
+import asyncio
 import json
 from datetime import datetime
 from typing import Any
@@ -17,9 +18,15 @@ from engine.store.runs import open_input
 # inside a transaction, a concurrent INSERT of the same id blocks until the first one commits.
 INSERT_EVENT = """
 INSERT INTO workflow_runtime_events (tenant, event_id, event_name, payload, correlation_key, source)
-VALUES ($1, $2, $3, $4, $5, $6)
+VALUES ($1, $2, $3, '{}'::jsonb, $4, $5)
 ON CONFLICT (tenant, event_id) DO NOTHING
 RETURNING event_id
+"""
+
+# The recorded (redacted) payload, written in the transaction that claimed the id: the row commits with it,
+# and the claim's empty placeholder is never visible to anyone.
+RECORD_PAYLOAD = """
+UPDATE workflow_runtime_events SET payload = $3 WHERE tenant = $1 AND event_id = $2
 """
 
 GET_EVENT = """
@@ -37,9 +44,10 @@ UPDATE workflow_runtime_events
  WHERE tenant = $1 AND event_id = $2
 """
 
-# Definitions whose *latest* version is triggered by the event name (served by the partial trigger index).
+# Definitions whose *latest* version is triggered by the event name (served by the partial trigger index),
+# with what the runs they start will redact: the event's payload is their input, recorded the same way.
 TRIGGERED_DEFINITIONS = """
-SELECT v.workflow_id, v.version
+SELECT v.workflow_id, v.version, coalesce(v.definition -> 'redact', '[]'::jsonb) AS redact
   FROM workflow_definition_versions v
   JOIN workflow_definitions d
     ON d.tenant = v.tenant AND d.workflow_id = v.workflow_id AND d.latest_version = v.version
@@ -47,19 +55,16 @@ SELECT v.workflow_id, v.version
  ORDER BY v.workflow_id
 """
 
-# What the runs an event starts will redact: the event's payload is their input, stored the same way.
-TRIGGERED_REDACT_PATHS = """
-SELECT coalesce(v.definition -> 'redact', '[]'::jsonb) AS redact
-  FROM workflow_definition_versions v
-  JOIN workflow_definitions d
-    ON d.tenant = v.tenant AND d.workflow_id = v.workflow_id AND d.latest_version = v.version
- WHERE v.tenant = $1 AND v.trigger_type = 'event' AND v.trigger_event_name = $2
-"""
-
-# The runs an event may be delivered to (the candidates below), with what building their redactors needs:
-# a secret of theirs the event carries (a ticket's ssn echoed back) must not be stored with the event.
-CANDIDATE_REDACTION = """
-SELECT DISTINCT ON (r.run_id) r.input_json, coalesce(v.definition -> 'redact', '[]'::jsonb) AS redact
+# The runs an event may be delivered to: runs blocked on an event wait for this name and key. A wait whose
+# key expression gave null accepts any key (engine.interpreter.matching), so it is a candidate too. Human
+# waits reuse event_name/correlation_key for the task type and id, hence the wait_type filter. With each
+# run comes what building its redactor needs (its sealed input, its definition's ``redact`` paths): a
+# secret of theirs the event carries (a ticket's ssn echoed back) must not be recorded with the event.
+# One statement gives both, so the runs signaled are the runs whose secrets the record masks. Served by
+# workflow_run_waits_candidates (tenant, event_name, correlation_key, status).
+CANDIDATE_RUNS = """
+SELECT DISTINCT ON (r.run_id) r.run_id::text AS run_id, r.input_json,
+       coalesce(v.definition -> 'redact', '[]'::jsonb) AS redact
   FROM workflow_run_waits w
   JOIN workflow_runs r ON r.tenant = w.tenant AND r.run_id = w.run_id
   LEFT JOIN workflow_definition_versions v
@@ -67,17 +72,6 @@ SELECT DISTINCT ON (r.run_id) r.input_json, coalesce(v.definition -> 'redact', '
  WHERE w.tenant = $1 AND w.event_name = $2 AND (w.correlation_key = $3 OR w.correlation_key IS NULL)
    AND w.status = 'WAITING' AND w.wait_type = 'event'
  ORDER BY r.run_id
-"""
-
-# Runs blocked on an event wait for this name and key. A wait whose key expression gave null accepts any
-# key (engine.interpreter.matching), so it is a candidate too. Human waits reuse event_name/correlation_key
-# for the task type and id, hence the wait_type filter.
-CANDIDATE_RUNS = """
-SELECT DISTINCT run_id::text AS run_id
-  FROM workflow_run_waits
- WHERE tenant = $1 AND event_name = $2 AND (correlation_key = $3 OR correlation_key IS NULL)
-   AND status = 'WAITING' AND wait_type = 'event'
- ORDER BY run_id
 """
 
 
@@ -222,40 +216,64 @@ class EventRow(BaseModel):
 
 
 class TriggeredDefinition(BaseModel):
-    """A definition version that an event name starts."""
+    """A definition version that an event name starts, and the ``redact`` paths of its runs' input."""
 
     workflow_id: str
     version: int
+    redact: list[str] = []
 
 
-async def insert_event(
+class CandidateRun(BaseModel):
+    """A run with an open event wait the event may satisfy, and what building its redactor needs."""
+
+    run_id: str
+    input_json: Any
+    """As stored: sealed (opened with the keyring) or, for a run not yet sealed, plain."""
+    redact: list[str] = []
+
+
+async def claim_event(
+    conn: Conn, *, tenant: str, event_id: str, event_name: str, correlation_key: str | None, source: str
+) -> bool:
+    """Claim ``event_id`` for the tenant as a new ``pending`` event; False when that id was already recorded.
+
+    Call it in a transaction and :func:`record_payload` in the same one: the row holds an empty payload
+    until then (invisible, the transaction being open), so routing can begin before the payload is redacted.
+    """
+    inserted = await conn.fetchval(INSERT_EVENT, tenant, event_id, event_name, correlation_key, source)
+    return inserted is not None
+
+
+_YIELD_EVERY = 100
+"""Waiting runs' inputs opened between two turns of the event loop while an event's payload is redacted."""
+
+
+async def record_payload(
     conn: Conn,
     *,
     tenant: str,
     event_id: str,
-    event_name: str,
     payload: dict[str, Any],
-    correlation_key: str | None,
-    source: str,
+    triggered: "list[TriggeredDefinition]",
+    candidates: "list[CandidateRun]",
     keyring: Keyring,
-) -> bool:
-    """Record a new event as ``pending``; False when that event id was already recorded for the tenant.
+) -> None:
+    """Record the payload of a claimed event, redacted as the input of the runs it triggers is.
 
-    The payload is stored redacted as the input of the runs it triggers is (sensitive keys, and every
-    triggered definition's ``redact`` paths with the values found there masked wherever they appear), and
-    with the secrets of the runs waiting for it masked too (their sealed inputs opened with ``keyring``).
-    Routing works on the payload in hand, not on this row.
+    That is: sensitive keys, and every triggered definition's ``redact`` paths with the values found there
+    masked wherever they appear, and the secrets of the ``candidates`` (the runs it is delivered to, their
+    sealed inputs opened with ``keyring``) masked too. Routing works on the payload in hand, not on this row.
     """
-    paths = [path for row in await conn.fetch(TRIGGERED_REDACT_PATHS, tenant, event_name) for path in row["redact"]]
-    triggered = Redactor.for_input(payload, paths)
-    secrets = set(triggered.secrets)
-    if correlation_key is not None:
-        for row in await conn.fetch(CANDIDATE_REDACTION, tenant, event_name, correlation_key):
-            original = open_input(row["input_json"], keyring)
-            secrets |= Redactor.for_input(original, list(row["redact"])).secrets
-    stored = Redactor(paths=triggered.paths, secrets=frozenset(secrets)).input(payload)
-    inserted = await conn.fetchval(INSERT_EVENT, tenant, event_id, event_name, stored, correlation_key, source)
-    return inserted is not None
+    paths = [path for definition in triggered for path in definition.redact]
+    recorded = Redactor.for_input(payload, paths)
+    secrets = set(recorded.secrets)
+    for index, candidate in enumerate(candidates):
+        if index and index % _YIELD_EVERY == 0:
+            await asyncio.sleep(0)  # signals in flight meanwhile get their replies read (issue 16)
+        original = open_input(candidate.input_json, keyring)
+        secrets |= Redactor.for_input(original, candidate.redact).secrets
+    stored = Redactor(paths=recorded.paths, secrets=frozenset(secrets)).input(payload)
+    await conn.execute(RECORD_PAYLOAD, tenant, event_id, stored)
 
 
 async def get_event(conn: Conn, *, tenant: str, event_id: str) -> EventRow | None:
@@ -282,13 +300,13 @@ async def finish_event(
 
 
 async def triggered_definitions(conn: Conn, *, tenant: str, event_name: str) -> list[TriggeredDefinition]:
-    """The definitions whose latest version is triggered by ``event_name``."""
+    """The definitions whose latest version is triggered by ``event_name`` (with their ``redact`` paths)."""
     return [TriggeredDefinition(**dict(r)) for r in await conn.fetch(TRIGGERED_DEFINITIONS, tenant, event_name)]
 
 
-async def candidate_runs(conn: Conn, *, tenant: str, event_name: str, correlation_key: str) -> list[str]:
-    """Ids of runs with an open event wait for ``event_name`` and ``correlation_key`` (or any key)."""
-    return [r["run_id"] for r in await conn.fetch(CANDIDATE_RUNS, tenant, event_name, correlation_key)]
+async def candidate_runs(conn: Conn, *, tenant: str, event_name: str, correlation_key: str) -> list[CandidateRun]:
+    """Runs with an open event wait for ``event_name`` and ``correlation_key`` (or any key), by run id."""
+    return [CandidateRun(**dict(r)) for r in await conn.fetch(CANDIDATE_RUNS, tenant, event_name, correlation_key)]
 
 
 # -- workflow_event_correlation_rules ---------------------------------------------------------------

@@ -349,3 +349,38 @@ async def test_cli_event_send_and_rule_set(services: ServiceContext, tmp_path: P
 
     not_json = await asyncio.to_thread(run_cli, script, services, "event", "send", APPROVED, "--payload", "{oops")
     assert not_json.returncode != 0 and "not valid JSON" in not_json.stderr and "Traceback" not in not_json.stderr
+
+
+async def test_the_first_signal_waits_for_no_waiting_runs_input_to_be_opened(
+    services: ServiceContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counted, not timed (issue 16): the recorded payload masks the waiting runs' secrets, which opens each
+    run's sealed input; that work runs while the signals are in flight, after the first one left."""
+    from engine.store import events
+
+    await publish_examples(services, "event_wait")
+    runs = [await waiting_run(services, "T-FIRST", min_amount=0) for _ in range(3)]
+    opened: list[int] = []
+    opened_when_first_signal: list[int] = []
+    real_open = events.open_input
+
+    def counting_open(stored: Any, keyring: Any) -> Any:
+        opened.append(1)
+        return real_open(stored, keyring)
+
+    service = (await services.temporal()).workflow_service
+    real_signal = service.signal_workflow_execution
+
+    async def first_signal_counts(request: Any, **kwargs: Any) -> Any:
+        if not opened_when_first_signal:
+            opened_when_first_signal.append(len(opened))
+        return await real_signal(request, **kwargs)
+
+    monkeypatch.setattr(events, "open_input", counting_open)
+    monkeypatch.setattr(service, "signal_workflow_execution", first_signal_counts)
+    outcome = await submit_event(services, APPROVED, {"amount": 1, "by": "dee"}, correlation_key="T-FIRST")
+    assert sorted(outcome.signaled_run_ids) == sorted(runs) and outcome.error is None
+    assert opened_when_first_signal == [0]
+    assert len(opened) == len(runs)  # every waiting run's secrets were still masked in the record
+    for run_id in runs:
+        assert (await wait_for_run(services, run_id)).status == "SUCCEEDED"

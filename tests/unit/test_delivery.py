@@ -35,10 +35,12 @@ class _Service:
         self.in_flight = 0
         self.peak = 0
         self.calls: dict[str, int] = {}
+        self.request_ids: dict[str, set[str]] = {}
 
     async def signal_workflow_execution(self, request: Any, *, timeout: Any) -> None:
         workflow_id = request.workflow_execution.workflow_id
         self.calls[workflow_id] = self.calls.get(workflow_id, 0) + 1
+        self.request_ids.setdefault(workflow_id, set()).add(request.request_id)
         self.in_flight += 1
         self.peak = max(self.peak, self.in_flight)
         try:
@@ -94,9 +96,10 @@ async def test_transient_errors_are_retried_and_ended_runs_delivered_to_nobody(m
     monkeypatch.setattr(delivery, "_FIRST_BACKOFF_SECONDS", 0.0)
     runs = _runs(6)
     busy = RPCError("busy", RPCStatusCode.UNAVAILABLE, b"")
+    gave_up = RPCError("operation was canceled", RPCStatusCode.CANCELLED, b"")  # the server's own deadline
     service = _Service(
         {
-            workflow_id_for_run(runs[1]): [busy, busy],
+            workflow_id_for_run(runs[1]): [busy, gave_up],
             workflow_id_for_run(runs[2]): [
                 RPCError("workflow execution already completed", RPCStatusCode.NOT_FOUND, b"")
             ],
@@ -113,4 +116,26 @@ async def test_transient_errors_are_retried_and_ended_runs_delivered_to_nobody(m
     ]
     assert done.unavailable  # runs[4] never got through: Temporal is not answering
     assert service.calls[workflow_id_for_run(runs[1])] == 3
+    # Every try of one run's signal carries the same request id (the server deduplicates a retried signal),
+    # and no two runs share one.
+    assert len(service.request_ids[workflow_id_for_run(runs[1])]) == 1
+    assert len(set().union(*service.request_ids.values())) == len(runs)
     assert service.calls[workflow_id_for_run(runs[4])] == delivery.SIGNAL_ATTEMPTS
+
+
+async def test_first_sent_is_set_as_the_first_signal_goes_out_and_when_there_was_none() -> None:
+    service = _Service()
+    first_sent = asyncio.Event()
+    seen_at_first_call: list[bool] = []
+    real = service.signal_workflow_execution
+
+    async def watching(request: Any, *, timeout: Any) -> None:
+        seen_at_first_call.append(first_sent.is_set())
+        await real(request, timeout=timeout)
+
+    service.signal_workflow_execution = watching  # type: ignore[method-assign]
+    await deliver(_Client(service), _runs(3), SIGNAL, first_sent=first_sent)  # type: ignore[arg-type]
+    assert seen_at_first_call[0] is True
+    nothing = asyncio.Event()
+    await deliver(_Client(_Service()), [], SIGNAL, first_sent=nothing)  # type: ignore[arg-type]
+    assert nothing.is_set()  # a caller waiting for the first signal is never left hanging
