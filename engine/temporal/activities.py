@@ -25,6 +25,7 @@ from engine.keyring import Keyring
 from engine.log_context import log_context
 from engine.redaction import Redactor
 from engine.services import scheduled_launch
+from engine.services.launch import preloaded
 from engine.services.payloads import PayloadRejected, check_payload
 from engine.services.scheduled_launch import SCHEDULED_LAUNCH_REFUSED
 from engine.store import definitions, invocations, logs, projections, runs
@@ -37,6 +38,8 @@ def _count(projection: c.Projection) -> None:
     for step in projection.steps:
         if step.status != "STARTED":
             metrics.STEPS.labels(status=step.status).inc()
+    if projection.execution is not None and projection.execution.first_execution:
+        metrics.RUNS_STARTED.inc()  # counted by load_run for runs that take it
     run = projection.run
     if run is not None and run.completed_at is not None and run.status is not None:
         metrics.RUNS_FINISHED.labels(status=run.status).inc()
@@ -461,7 +464,11 @@ class Activities:
                 step_path=request.step_path,
                 keyring=self.keyring,
             )
-        return c.ChildRun(run_id=request.child_run_id, workflow_version=version.version)
+        return c.ChildRun(
+            run_id=request.child_run_id,
+            workflow_version=version.version,
+            loaded=preloaded(version, request.payload),
+        )
 
     @activity.defn(name=c.FAIL_RUN)
     @failures.guarded(failures.FAIL_RUN_ERROR)
