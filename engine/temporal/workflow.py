@@ -173,10 +173,11 @@ class RunWorkflow:
         if run_input.scheduled is not None:
             return await self._launch(run_input.scheduled)
         loaded = run_input.loaded
-        if loaded is not None:
-            # Handed over by the starter (decided from the input alone, so replay-safe without a patch): no
-            # load_run local activity; what it recorded besides (the Temporal run id) goes with the first
-            # projection.
+        if loaded is not None and workflow.cancellation_reason() is None:
+            # Handed over by the starter (decided from the input and this first activation alone, so replay-safe
+            # without a patch): no load_run local activity; what it recorded besides (the Temporal run id) goes
+            # with the first projection. A run canceled before any worker ran it still loads, so it ends as such
+            # a run always did: CANCELED with no step (the cancellation lands on the load).
             self._execution_note = c.ExecutionNote(
                 temporal_run_id=workflow.info().run_id, first_execution=run_input.checkpoint is None
             )
