@@ -381,12 +381,16 @@ async def fail_run(
     error: dict[str, Any],
     completed_at: datetime,
     redactor: Redactor,
+    temporal_run_id: str | None = None,
 ) -> None:
     """End the run FAILED with ``error`` (redacted, written as ASCII JSON) and cancel its open waits and tasks.
 
     A run that already ended keeps its ending; the waits and tasks of an ended run are already closed.
+    ``temporal_run_id``: the executing Temporal run, when no projection recorded it yet.
     """
     error_json = json.dumps(redactor.value(error), ensure_ascii=True)
+    if temporal_run_id is not None:
+        await conn.execute(NOTE_EXECUTION, tenant, run_id, temporal_run_id)
     await conn.execute(FAIL_RUN, tenant, run_id, error_json, completed_at)
 
 

@@ -488,7 +488,10 @@ class Activities:
                 error=error,
                 completed_at=request.completed_at,
                 redactor=redactor,
+                temporal_run_id=None if request.execution is None else request.execution.temporal_run_id,
             )
+        if request.execution is not None and request.execution.first_execution:
+            metrics.RUNS_STARTED.inc()  # it failed before its first projection, which counts it otherwise
         metrics.RUNS_FINISHED.labels(status="FAILED").inc()
 
     @activity.defn(name=c.LAUNCH_SCHEDULED_RUN)

@@ -230,6 +230,8 @@ class FailRunRequest(BaseModel):
     run_id: str
     error: dict[str, Any]
     completed_at: datetime
+    execution: ExecutionNote | None = None
+    """The Temporal run id not yet recorded (the run failed before its first projection; absent in old histories)."""
 
 
 class EventSignal(BaseModel):

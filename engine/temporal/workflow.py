@@ -317,6 +317,7 @@ class RunWorkflow:
                 heartbeat_timeout=_ACTION_HEARTBEAT_TIMEOUT,
                 retry_policy=_INFRA_RETRY,
             )
+        self._execution_note = None  # written with that projection (kept until then, for the last resort)
         return outcome
 
     async def _sleep(self, interp: Interpreter, effect: Sleep) -> Outcome:
@@ -562,7 +563,6 @@ class RunWorkflow:
             execution=self._execution_note,
         )
         self._resolved_waits, self._resolved_tasks = [], []
-        self._execution_note = None
         return projection
 
     async def _flush(
@@ -580,6 +580,7 @@ class RunWorkflow:
             await workflow.execute_local_activity(
                 c.PROJECT, projection, start_to_close_timeout=_LOCAL_TIMEOUT, retry_policy=_INFRA_RETRY
             )
+        self._execution_note = None
 
     async def _finish(self, interp: Interpreter, finished: Finished) -> c.RunResult:
         await self._flush(interp, status=finished.status, final=(finished.output, finished.error))
@@ -598,7 +599,11 @@ class RunWorkflow:
         await workflow.execute_local_activity(
             c.FAIL_RUN,
             c.FailRunRequest(
-                tenant=self._input.tenant, run_id=self._input.run_id, error=failure, completed_at=workflow.now()
+                tenant=self._input.tenant,
+                run_id=self._input.run_id,
+                error=failure,
+                completed_at=workflow.now(),
+                execution=self._execution_note,
             ),
             start_to_close_timeout=_LOCAL_TIMEOUT,
             retry_policy=_INFRA_RETRY,

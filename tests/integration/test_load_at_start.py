@@ -4,15 +4,18 @@ What ``load_run`` did besides reading (record the Temporal run id, count a start
 run's first projection; a starter that cannot vouch for the pinned definition leaves the loading to the run.
 """
 
+import contextlib
 from datetime import UTC, datetime
 from typing import Any
 
 from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowFailureError
 
 from engine import metrics
 from engine.dsl.hashing import definition_hash
 from engine.services.context import ServiceContext
 from engine.services.launch import launch_run, preloaded
+from engine.services.publish import publish_definition
 from engine.store.definitions import DefinitionVersion
 from engine.temporal import contracts as c
 from engine.temporal import workflow_id_for_run
@@ -22,6 +25,9 @@ from tests.helpers import example, publish_examples, wait_for_run
 async def _local_activities(services: ServiceContext, run_id: str) -> list[str]:
     """The local activity types recorded in the run's (current execution's) history, in order."""
     handle = (await services.temporal()).get_workflow_handle(workflow_id_for_run(run_id))
+    # The read-model shows the ending before the task that wrote it completes: wait for the workflow to close.
+    with contextlib.suppress(WorkflowFailureError):
+        await handle.result()
     history = await handle.fetch_history()
     found: list[str] = []
     for event in history.events:
@@ -83,3 +89,26 @@ def test_the_launcher_hands_over_only_what_load_run_would_have_accepted() -> Non
     for _ in range(300):
         deep = {"d": deep}
     assert preloaded(pinned, deep) is None
+
+
+async def test_a_run_failing_before_its_first_projection_still_records_its_temporal_run(
+    services: ServiceContext,
+) -> None:
+    # The NUL makes the first projection (before the wait) fail for good: the last resort records the run id.
+    nul = {"id": "poison", "type": "state.assign", "assign": {"vars.bad": {"$expr": '$base64decode("AA==")'}}}
+    await publish_definition(
+        services,
+        {
+            "id": "nul-first",
+            "version": 1,
+            "name": "nul-first",
+            "steps": [nul, {"id": "nap", "type": "time.wait", "durationMs": 50}],
+        },
+    )
+    run_id = await launch_run(services, workflow_id="nul-first", payload={})
+    done = await wait_for_run(services, run_id, timeout=15)
+    assert done.status == "FAILED"
+    assert done.error is not None and done.error["category"] == "ProjectionError"
+    assert await _local_activities(services, run_id) == [c.PROJECT, c.FAIL_RUN]
+    handle = (await services.temporal()).get_workflow_handle(workflow_id_for_run(run_id))
+    assert await _temporal_run_id(services, run_id) == (await handle.describe()).run_id
