@@ -6,14 +6,16 @@ from typing import Any
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
+from engine.dsl.hashing import definition_hash
 from engine.errors import DOCTOR_HINT, RunStudioError, TemporalUnavailable
 from engine.inbound import check_json, check_lookup, check_version
 from engine.services.context import ServiceContext
 from engine.services.payloads import check_payload
 from engine.store import definitions, launch_lock, runs
+from engine.store.definitions import DefinitionVersion
 from engine.temporal import TASK_QUEUE, WORKFLOW_NAME, workflow_id_for_run
 from engine.temporal.client import temporal_unavailable
-from engine.temporal.contracts import RunInput
+from engine.temporal.contracts import LoadedRun, RunInput, ensure_transportable
 from engine.temporal.memo import plain_memo
 from engine.temporal.visibility import SEARCH_ATTRIBUTES, run_memo, run_search_attributes
 
@@ -97,7 +99,7 @@ async def launch_run(
             memo = run_memo(tenant=ctx.tenant, workflow_id=workflow_id, version=pinned.version, trigger=trigger)
             await client.start_workflow(
                 WORKFLOW_NAME,
-                RunInput(tenant=ctx.tenant, run_id=run_id),
+                RunInput(tenant=ctx.tenant, run_id=run_id, loaded=preloaded(pinned, payload)),
                 id=workflow_id_for_run(run_id),
                 task_queue=TASK_QUEUE,
                 memo=plain_memo(memo),
@@ -118,6 +120,28 @@ async def launch_run(
             )
             raise LaunchFailed(run_id, reason, unreachable=unreachable) from exc
     return run_id
+
+
+def preloaded(version: DefinitionVersion, payload: dict[str, Any]) -> LoadedRun | None:
+    """What the run's ``load_run`` would return, to hand to its start so the workflow skips that local activity.
+
+    None when the workflow must load for itself, so the outcome is the one ``load_run`` gives: the pinned
+    definition no longer hashes to its recorded hash (the run fails ``DefinitionMismatch``), or the definition
+    and input cannot cross the Temporal boundary (the run fails ``LoadError``, not its start).
+    """
+    if definition_hash(version.definition) != version.definition_hash:
+        return None
+    loaded = LoadedRun(
+        workflow_id=version.workflow_id,
+        workflow_version=version.version,
+        definition=version.definition,
+        payload=payload,
+    )
+    try:
+        ensure_transportable(loaded)
+    except ValueError:
+        return None
+    return loaded
 
 
 def _refusal(exc: Exception) -> str:

@@ -62,6 +62,14 @@ _RUN_CTE = ", run AS (" + PATCH_RUN + "    RETURNING 1\n)"
 APPLY_AND_CLAIM = STEPS + _RUN_CTE + CLAIM_AFTER_PROJECTION
 APPLY_AND_RECORD = STEPS + _RUN_CTE + RECORD_AFTER
 
+# Which Temporal run executes the run: written once per execution, with the first projection of one that was
+# started with its definition and input (and so skipped load_run, which wrote it). Not an indexed column, so the
+# update stays HOT-eligible; unchanged when a redelivered projection brings the same id again.
+NOTE_EXECUTION = """
+UPDATE workflow_runs SET temporal_run_id = $3
+ WHERE tenant = $1 AND run_id = $2 AND temporal_run_id IS DISTINCT FROM $3
+"""
+
 UPSERT_WAIT = """
 INSERT INTO workflow_run_waits (tenant, run_id, seq, step_path, wait_type, event_name, correlation_key, filters,
                                 timeout_at, status, payload, resolved_at, matched_event_id, non_match)
@@ -240,6 +248,7 @@ async def apply(conn: asyncpg.Connection, projection: Projection, *, redactor: R
     Steps and the run row go in one statement; waits and tasks (only around waits) add statements in a
     transaction.
     """
+    await note_execution(conn, projection)
     projection = redacted(projection, redactor)
     tenant, run_id = projection.tenant, projection.run_id
     if not (projection.waits or projection.tasks):
@@ -255,6 +264,14 @@ async def apply(conn: asyncpg.Connection, projection: Projection, *, redactor: R
         if projection.tasks:
             await conn.executemany(UPSERT_TASK, [_task_args(tenant, run_id, t) for t in projection.tasks])
         await _steps_and_run(conn, projection)
+
+
+async def note_execution(conn: asyncpg.Connection, projection: Projection) -> None:
+    """Record the Temporal run id the projection carries (an execution's first projection when it skipped
+    ``load_run``); nothing otherwise. Idempotent, so a retried or fallen-back write may repeat it."""
+    note = projection.execution
+    if note is not None:
+        await conn.execute(NOTE_EXECUTION, projection.tenant, projection.run_id, note.temporal_run_id)
 
 
 def in_one_statement(projection: Projection) -> bool:
@@ -286,6 +303,7 @@ async def apply_and_claim(
 
     Only for a projection :func:`in_one_statement` accepts.
     """
+    await note_execution(conn, projection)
     projection = redacted(projection, redactor)
     row = await conn.fetchrow(
         APPLY_AND_CLAIM,
@@ -338,6 +356,7 @@ async def apply_and_record(
     if projection is None:
         args: tuple[Any, ...] = (tenant, run_id, *_steps_columns([]), *_run_args(None), False)
     else:
+        await note_execution(conn, projection)
         args = _projection_args(redacted(projection, redactor))
     row = await conn.fetchrow(APPLY_AND_RECORD, *args, *ledger, status, shown, shown_error, sealed)
     return await begun_from(conn, row, tenant=tenant, idempotency_key=idempotency_key, keyring=keyring)
@@ -362,12 +381,16 @@ async def fail_run(
     error: dict[str, Any],
     completed_at: datetime,
     redactor: Redactor,
+    temporal_run_id: str | None = None,
 ) -> None:
     """End the run FAILED with ``error`` (redacted, written as ASCII JSON) and cancel its open waits and tasks.
 
     A run that already ended keeps its ending; the waits and tasks of an ended run are already closed.
+    ``temporal_run_id``: the executing Temporal run, when no projection recorded it yet.
     """
     error_json = json.dumps(redactor.value(error), ensure_ascii=True)
+    if temporal_run_id is not None:
+        await conn.execute(NOTE_EXECUTION, tenant, run_id, temporal_run_id)
     await conn.execute(FAIL_RUN, tenant, run_id, error_json, completed_at)
 
 

@@ -47,6 +47,15 @@ class ScheduledLaunch(BaseModel):
     timezone: str | None = None
 
 
+class LoadedRun(BaseModel):
+    """The run's pinned definition (hash already checked) and its unredacted input."""
+
+    workflow_id: str
+    workflow_version: int
+    definition: dict[str, Any]
+    payload: dict[str, Any]
+
+
 class RunInput(BaseModel):
     """The workflow's argument: which run to execute, and where to resume after continue-as-new."""
 
@@ -58,6 +67,11 @@ class RunInput(BaseModel):
     """How many ``control.callWorkflow`` levels lie above this run (0 for a root; absent in old histories)."""
     scheduled: ScheduledLaunch | None = None
     """Set only by a schedule's action: launch a run instead of executing one (absent in old histories)."""
+    loaded: LoadedRun | None = None
+    """What the ``load_run`` local activity would return, handed over by whoever starts the run (the launcher,
+    a parent, continue-as-new): the workflow then skips that activity and notes its Temporal run id with its
+    first projection instead. Absent in old histories (and when the starter could not vouch for the pinned
+    definition's hash), so those runs load as they always did. Encrypted by the codec like every payload."""
 
 
 class LaunchScheduledRequest(BaseModel):
@@ -86,15 +100,6 @@ class LoadRunRequest(BaseModel):
     temporal_run_id: str
     first_execution: bool = True
     """False after continue-as-new: the run is resuming, not starting."""
-
-
-class LoadedRun(BaseModel):
-    """The run's pinned definition (hash already checked) and its unredacted input."""
-
-    workflow_id: str
-    workflow_version: int
-    definition: dict[str, Any]
-    payload: dict[str, Any]
 
 
 class NonMatch(BaseModel):
@@ -155,6 +160,15 @@ class RunPatch(BaseModel):
     completed_at: datetime | None = None
 
 
+class ExecutionNote(BaseModel):
+    """Which Temporal run executes a run now, written with the first projection of an execution that was
+    started with its :class:`LoadedRun` (and so never called ``load_run``, which used to record it)."""
+
+    temporal_run_id: str
+    first_execution: bool = True
+    """False after continue-as-new: the run is resuming, not starting (the started-runs counter)."""
+
+
 class Projection(BaseModel):
     """Everything the read-model must learn in one transaction."""
 
@@ -164,10 +178,12 @@ class Projection(BaseModel):
     waits: list[WaitRecord] = Field(default_factory=list)
     tasks: list[TaskRecord] = Field(default_factory=list)
     run: RunPatch | None = None
+    execution: ExecutionNote | None = None
+    """Set on an execution's first projection when it skipped ``load_run`` (absent in old histories)."""
 
     def is_empty(self) -> bool:
         """True when there is nothing to write."""
-        return not (self.steps or self.waits or self.tasks or self.run)
+        return not (self.steps or self.waits or self.tasks or self.run or self.execution)
 
 
 class ActionRequest(BaseModel):
@@ -201,6 +217,8 @@ class ChildRun(BaseModel):
     run_id: str
     workflow_version: int | None = None
     error: str | None = None
+    loaded: LoadedRun | None = None
+    """The child's definition and input, handed to its start so it skips ``load_run`` (absent in old histories)."""
 
 
 class FailRunRequest(BaseModel):
@@ -210,6 +228,8 @@ class FailRunRequest(BaseModel):
     run_id: str
     error: dict[str, Any]
     completed_at: datetime
+    execution: ExecutionNote | None = None
+    """The Temporal run id not yet recorded (the run failed before its first projection; absent in old histories)."""
 
 
 class EventSignal(BaseModel):

@@ -118,6 +118,8 @@ class RunWorkflow:
         self._resolved_tasks: list[c.TaskRecord] = []
         # The latest event that reached the current event wait without satisfying it.
         self._non_match: c.NonMatch | None = None
+        # Which Temporal run executes this run, until the first projection records it (load_run skipped).
+        self._execution_note: c.ExecutionNote | None = None
 
     # -- signals and queries ----------------------------------------------------------------------
 
@@ -170,25 +172,17 @@ class RunWorkflow:
         self._input = run_input
         if run_input.scheduled is not None:
             return await self._launch(run_input.scheduled)
-        try:
-            loaded: c.LoadedRun = await workflow.execute_local_activity(
-                c.LOAD_RUN,
-                c.LoadRunRequest(
-                    tenant=run_input.tenant,
-                    run_id=run_input.run_id,
-                    temporal_run_id=workflow.info().run_id,
-                    first_execution=run_input.checkpoint is None,
-                ),
-                result_type=c.LoadedRun,
-                start_to_close_timeout=_LOCAL_TIMEOUT,
-                retry_policy=_LOAD_RETRY,
+        loaded = run_input.loaded
+        if loaded is not None and workflow.cancellation_reason() is None:
+            # Handed over by the starter (decided from the input and this first activation alone, so replay-safe
+            # without a patch): no load_run local activity; what it recorded besides (the Temporal run id) goes
+            # with the first projection. A run canceled before any worker ran it still loads, so it ends as such
+            # a run always did: CANCELED with no step (the cancellation lands on the load).
+            self._execution_note = c.ExecutionNote(
+                temporal_run_id=workflow.info().run_id, first_execution=run_input.checkpoint is None
             )
-        except (ActivityError, ApplicationError) as exc:
-            await self._fail(_failure_of(exc, default_category="LoadError"))
-        except asyncio.CancelledError:
-            # Typical for a stuck run canceled before any worker picked it up: it ends CANCELED too.
-            await self._project(c.RunPatch(status="CANCELED", error=_CANCELED, completed_at=workflow.now()))
-            raise
+        else:
+            loaded = await self._load(run_input)
         self._loaded = loaded
         interp = Interpreter(
             Definition.model_validate(loaded.definition),
@@ -209,6 +203,30 @@ class RunWorkflow:
         except asyncio.CancelledError:
             await self._project_cancel(interp)
             raise
+
+    async def _load(self, run_input: c.RunInput) -> c.LoadedRun:
+        """The run's pinned definition and input through the ``load_run`` local activity (which also records
+        the Temporal run id): runs started without them (old histories, children of old parents)."""
+        try:
+            loaded: c.LoadedRun = await workflow.execute_local_activity(
+                c.LOAD_RUN,
+                c.LoadRunRequest(
+                    tenant=run_input.tenant,
+                    run_id=run_input.run_id,
+                    temporal_run_id=workflow.info().run_id,
+                    first_execution=run_input.checkpoint is None,
+                ),
+                result_type=c.LoadedRun,
+                start_to_close_timeout=_LOCAL_TIMEOUT,
+                retry_policy=_LOAD_RETRY,
+            )
+        except (ActivityError, ApplicationError) as exc:
+            await self._fail(_failure_of(exc, default_category="LoadError"))
+        except asyncio.CancelledError:
+            # Typical for a stuck run canceled before any worker picked it up: it ends CANCELED too.
+            await self._project(c.RunPatch(status="CANCELED", error=_CANCELED, completed_at=workflow.now()))
+            raise
+        return loaded
 
     async def _launch(self, launch: c.ScheduledLaunch) -> c.RunResult:
         """Launcher mode: start the run a schedule's action stands for; its id is the result's ``output.runId``.
@@ -259,6 +277,8 @@ class RunWorkflow:
                     run_id=self._input.run_id,
                     checkpoint=interp.state,
                     depth=self._input.depth,
+                    # The next execution skips load_run too (its own input decides, so replay-safe).
+                    loaded=self._loaded,
                 )
                 _transportable(resume)
                 workflow.continue_as_new(resume)
@@ -297,6 +317,7 @@ class RunWorkflow:
                 heartbeat_timeout=_ACTION_HEARTBEAT_TIMEOUT,
                 retry_policy=_INFRA_RETRY,
             )
+        self._execution_note = None  # written with that projection (kept until then, for the last resort)
         return outcome
 
     async def _sleep(self, interp: Interpreter, effect: Sleep) -> Outcome:
@@ -457,7 +478,7 @@ class RunWorkflow:
         try:
             result: c.RunResult = await workflow.execute_child_workflow(
                 RunWorkflow.run,
-                c.RunInput(tenant=self._input.tenant, run_id=child.run_id, depth=depth),
+                c.RunInput(tenant=self._input.tenant, run_id=child.run_id, depth=depth, loaded=child.loaded),
                 id=workflow_id_for_run(child.run_id),
                 task_queue=TASK_QUEUE,
                 **_child_visibility(self._input.tenant, effect.workflow_id, child.workflow_version),
@@ -539,6 +560,7 @@ class RunWorkflow:
             waits=[*self._resolved_waits, *(waits or [])],
             tasks=[*self._resolved_tasks, *(tasks or [])],
             run=patch,
+            execution=self._execution_note,
         )
         self._resolved_waits, self._resolved_tasks = [], []
         return projection
@@ -558,6 +580,7 @@ class RunWorkflow:
             await workflow.execute_local_activity(
                 c.PROJECT, projection, start_to_close_timeout=_LOCAL_TIMEOUT, retry_policy=_INFRA_RETRY
             )
+        self._execution_note = None
 
     async def _finish(self, interp: Interpreter, finished: Finished) -> c.RunResult:
         await self._flush(interp, status=finished.status, final=(finished.output, finished.error))
@@ -576,7 +599,11 @@ class RunWorkflow:
         await workflow.execute_local_activity(
             c.FAIL_RUN,
             c.FailRunRequest(
-                tenant=self._input.tenant, run_id=self._input.run_id, error=failure, completed_at=workflow.now()
+                tenant=self._input.tenant,
+                run_id=self._input.run_id,
+                error=failure,
+                completed_at=workflow.now(),
+                execution=self._execution_note,
             ),
             start_to_close_timeout=_LOCAL_TIMEOUT,
             retry_policy=_INFRA_RETRY,
