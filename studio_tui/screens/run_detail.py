@@ -261,9 +261,7 @@ class RunDetailScreen(Screen[None]):
 
     def on_mount(self) -> None:
         """Load now, then every ``REFRESH_SECONDS`` while the run is not finished."""
-        self.query_one("#run-summary", RunSummary).update(
-            Text.assemble("Loading run ", safe_text(self.run_id, single_line=True), "…")
-        )
+        self._show_loading()
         self.query_one("#run-problem", Static).display = False
         self._focus_active_pane()
         if self._first is not None:
@@ -272,6 +270,56 @@ class RunDetailScreen(Screen[None]):
             self._load()
         self._refresh_timer = self.set_interval(REFRESH_SECONDS, self._tick)
         self._clock_timer = self.set_interval(CLOCK_SECONDS, self._redraw)
+
+    def _show_loading(self) -> None:
+        self.query_one("#run-summary", RunSummary).update(
+            Text.assemble("Loading run ", safe_text(self.run_id, single_line=True), "…")
+        )
+
+    def show_run(self, run_id: str, *, trail: tuple[str, ...] = (), detail: RunDetail | None = None) -> None:
+        """Show another run on this screen, as a new screen would show it, without composing one.
+
+        Composing and styling the screen's widgets again was most of the time to open a run, so the app keeps one
+        run screen and gives it each run, and a parent, child, replay or original opens in place. Everything that
+        belonged to the previous run goes: its loads (a late answer must not draw the old run over the new one),
+        trail, banners, problem line, stuck reason, panes drawn and timeline rows. ``detail``: the run already
+        read (``read_first``), drawn now; without it the run is read (and "Loading…" says so meanwhile).
+        """
+        self.workers.cancel_node(self)  # this screen's loads of the previous run (cancel and export are the app's)
+        if self._prefetch is not None:
+            self._prefetch.cancel()
+        self._prefetch, self._first = None, None
+        self.run_id = run_id
+        self.trail = trail
+        if self._diagnose_timer is not None:
+            self._diagnose_timer.stop()
+            self._diagnose_timer = None
+        self._shown_status = None
+        self._shown_waits = frozenset()
+        self._canceling = False
+        self._pane_shown = {}
+        self._steps_shown = 0
+        self.set_reactive(RunDetailScreen.stuck_reason, ASKING)
+        self.problem = None
+        self.query_one("#run-trail", Static).update(self._trail_text())
+        self.query_one(CancelBanner).hide()
+        self.query_one(StuckBanner).hide()
+        self.query_one(Timeline).reset()
+        tabs = self.query_one(TabbedContent)
+        if tabs.active != "timeline":
+            tabs.active = "timeline"
+        self._focus_active_pane()
+        if detail is not None:
+            self.detail = detail
+            return
+        self.set_reactive(RunDetailScreen.detail, None)
+        self._show_loading()
+        for pane_id, title in PANES:  # no counts until the run is read
+            if self._labels.get(pane_id, title) != title:
+                self._labels[pane_id] = title
+                tabs.get_tab(pane_id).label = Text(title)
+        self.refresh_bindings()
+        self._load()
 
     def on_screen_suspend(self, _: events.ScreenSuspend) -> None:
         """No refreshing while another screen (another run, help) is on top."""
@@ -506,7 +554,7 @@ class RunDetailScreen(Screen[None]):
         if run_id == self.run_id:
             return
         trail = self.trail[: self.trail.index(run_id)] if run_id in self.trail else (*self.trail, self.run_id)
-        self.app.switch_screen(RunDetailScreen(self.services, run_id, read_only=self.read_only, trail=trail))
+        self.show_run(run_id, trail=trail)  # in place: one run screen on the stack, nothing composed again
 
     def action_parent(self) -> None:
         """Open the parent run, if there is one."""
