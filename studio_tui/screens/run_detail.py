@@ -47,7 +47,7 @@ from studio_tui.widgets.json_view import JsonView
 from studio_tui.widgets.record_pane import RecordPane
 from studio_tui.widgets.run_summary import RunSummary
 from studio_tui.widgets.stuck_banner import ASKING, StuckBanner
-from studio_tui.widgets.studio_footer import StudioFooter
+from studio_tui.widgets.studio_footer import SteadyFooter
 from studio_tui.widgets.timeline import Timeline
 
 REFRESH_SECONDS: Final = 2.0
@@ -114,33 +114,8 @@ async def read_first(services: ServiceContext, run_id: str) -> RunDetail | None:
         return None
 
 
-class RunFooter(StudioFooter):
-    """The studio's footer, rebuilt only when its keys changed.
-
-    Opening a run updates the screen's bindings several times (the first focus, the pane focus, the run's state
-    deciding cancel and send event), and Textual's footer rebuilds and restyles every key each time, which was a
-    fifth of the time to open a run; the same keys at the same width are left as they are.
-    """
-
-    _shown: object = None
-
-    async def recompose(self) -> None:
-        """Rebuild the keys only if they, or the width, differ from the ones shown."""
-        if not self.is_attached:  # left (a run replaced by another): nothing to rebuild
-            return
-        shown = (
-            self.size.width,
-            self.compact,
-            self.show_command_palette,
-            tuple(
-                (binding.key, binding.action, binding.description, binding.show, enabled, tooltip)
-                for _, binding, enabled, tooltip in self.screen.active_bindings.values()
-            ),
-        )
-        if shown == self._shown:
-            return
-        self._shown = shown
-        await super().recompose()
+RunFooter = SteadyFooter
+"""The run screen's footer (opening a run updates its bindings several times; the keys rarely change)."""
 
 
 class RunDetailScreen(Screen[None]):
@@ -192,11 +167,13 @@ class RunDetailScreen(Screen[None]):
     )
     """The help notes in read-only mode: only keys that are there (no replay, cancel, event or task)."""
 
-    detail: reactive[RunDetail | None] = reactive(None, init=False, always_update=True)
+    # ``repaint=False``: the watchers update the widgets that change; a screen repaint would redraw the whole screen
+    # (a full frame) on every load of the run.
+    detail: reactive[RunDetail | None] = reactive(None, init=False, always_update=True, repaint=False)
     """The run as last loaded (redrawn on every load: relative times move on even when the run does not)."""
-    problem: reactive[str | None] = reactive(None, init=False)
+    problem: reactive[str | None] = reactive(None, init=False, repaint=False)
     """Why the last load failed (what was shown stays); ``None`` after a successful load."""
-    stuck_reason: reactive[str] = reactive(ASKING, init=False)
+    stuck_reason: reactive[str] = reactive(ASKING, init=False, repaint=False)
     """Temporal's best explanation of why the run is stuck (only shown while it is)."""
 
     def __init__(

@@ -85,6 +85,7 @@ class Timeline(Vertical):
         self._asked_at = -1
         self._by_key = {}
         self._now = None
+        self._width = 0  # drawn at the next width known (its pane may be hidden now: no width until shown)
         self._filling += 1  # a fill-in of the previous run's rows stops
         table = self.query_one(KeyedTable)
         table.clear()  # also puts the cursor and the view back at the top
