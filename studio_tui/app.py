@@ -4,7 +4,7 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from importlib import import_module
 from pathlib import Path
-from typing import ClassVar, Final
+from typing import TYPE_CHECKING, ClassVar, Final
 
 from rich.text import Text
 from textual import work
@@ -25,6 +25,9 @@ from studio_tui.messages import OpenRun
 from studio_tui.sanitize import safe_text
 from studio_tui.screens.help import HelpScreen
 from studio_tui.screens.runs import RunsScreen
+
+if TYPE_CHECKING:  # imported on first use (see ``_open_run``)
+    from studio_tui.screens.run_detail import RunDetailScreen
 
 ServicesOpener = Callable[[], AbstractAsyncContextManager[ServiceContext]]
 """Opens the services inside the app's own event loop (and closes them when the app ends)."""
@@ -204,6 +207,9 @@ class RunStudioApp(App[None]):
         """A screen asked to show a run."""
         self.open_run(message.run_id)
 
+    _run_screen: "RunDetailScreen | None" = None
+    """The run screen, composed once and given each run (composing one per run was most of opening a run)."""
+
     def open_run(self, run_id: str) -> None:
         """Show ``run_id`` on top of the current screen (escape comes back)."""
         self._open_run(run_id)
@@ -217,7 +223,19 @@ class RunStudioApp(App[None]):
         # The run is read (one page of steps: milliseconds) while the list is still on screen, so the run screen
         # is laid out and drawn once, with the run, rather than once empty and again when the run arrives.
         detail = await read_first(self.services, run_id)
-        self.push_screen(RunDetailScreen(self.services, run_id, read_only=self.read_only, detail=detail))
+        kept = self._run_screen
+        if kept is not None and any(kept in stack for stack in self._screen_stacks.values()):
+            # The kept screen is under another one (a run opened from a screen over it): a screen of its own.
+            self.push_screen(RunDetailScreen(self.services, run_id, read_only=self.read_only, detail=detail))
+            return
+        if kept is None:
+            kept = RunDetailScreen(self.services, run_id, read_only=self.read_only, detail=detail)
+            # Installed, so popping it (escape) keeps it composed for the next run instead of removing it.
+            self.install_screen(kept, name="run-detail")
+            self._run_screen = kept
+        else:
+            kept.show_run(run_id, detail=detail)
+        self.push_screen(kept)
 
     def _runs_screen(self) -> RunsScreen | None:
         """Pop back to the runs screen and return it (``None`` while the services are still opening)."""

@@ -47,7 +47,7 @@ from studio_tui.widgets.json_view import JsonView
 from studio_tui.widgets.record_pane import RecordPane
 from studio_tui.widgets.run_summary import RunSummary
 from studio_tui.widgets.stuck_banner import ASKING, StuckBanner
-from studio_tui.widgets.studio_footer import StudioFooter
+from studio_tui.widgets.studio_footer import SteadyFooter
 from studio_tui.widgets.timeline import Timeline
 
 REFRESH_SECONDS: Final = 2.0
@@ -114,33 +114,8 @@ async def read_first(services: ServiceContext, run_id: str) -> RunDetail | None:
         return None
 
 
-class RunFooter(StudioFooter):
-    """The studio's footer, rebuilt only when its keys changed.
-
-    Opening a run updates the screen's bindings several times (the first focus, the pane focus, the run's state
-    deciding cancel and send event), and Textual's footer rebuilds and restyles every key each time, which was a
-    fifth of the time to open a run; the same keys at the same width are left as they are.
-    """
-
-    _shown: object = None
-
-    async def recompose(self) -> None:
-        """Rebuild the keys only if they, or the width, differ from the ones shown."""
-        if not self.is_attached:  # left (a run replaced by another): nothing to rebuild
-            return
-        shown = (
-            self.size.width,
-            self.compact,
-            self.show_command_palette,
-            tuple(
-                (binding.key, binding.action, binding.description, binding.show, enabled, tooltip)
-                for _, binding, enabled, tooltip in self.screen.active_bindings.values()
-            ),
-        )
-        if shown == self._shown:
-            return
-        self._shown = shown
-        await super().recompose()
+RunFooter = SteadyFooter
+"""The run screen's footer (opening a run updates its bindings several times; the keys rarely change)."""
 
 
 class RunDetailScreen(Screen[None]):
@@ -192,11 +167,13 @@ class RunDetailScreen(Screen[None]):
     )
     """The help notes in read-only mode: only keys that are there (no replay, cancel, event or task)."""
 
-    detail: reactive[RunDetail | None] = reactive(None, init=False, always_update=True)
+    # ``repaint=False``: the watchers update the widgets that change; a screen repaint would redraw the whole screen
+    # (a full frame) on every load of the run.
+    detail: reactive[RunDetail | None] = reactive(None, init=False, always_update=True, repaint=False)
     """The run as last loaded (redrawn on every load: relative times move on even when the run does not)."""
-    problem: reactive[str | None] = reactive(None, init=False)
+    problem: reactive[str | None] = reactive(None, init=False, repaint=False)
     """Why the last load failed (what was shown stays); ``None`` after a successful load."""
-    stuck_reason: reactive[str] = reactive(ASKING, init=False)
+    stuck_reason: reactive[str] = reactive(ASKING, init=False, repaint=False)
     """Temporal's best explanation of why the run is stuck (only shown while it is)."""
 
     def __init__(
@@ -261,9 +238,7 @@ class RunDetailScreen(Screen[None]):
 
     def on_mount(self) -> None:
         """Load now, then every ``REFRESH_SECONDS`` while the run is not finished."""
-        self.query_one("#run-summary", RunSummary).update(
-            Text.assemble("Loading run ", safe_text(self.run_id, single_line=True), "…")
-        )
+        self._show_loading()
         self.query_one("#run-problem", Static).display = False
         self._focus_active_pane()
         if self._first is not None:
@@ -272,6 +247,56 @@ class RunDetailScreen(Screen[None]):
             self._load()
         self._refresh_timer = self.set_interval(REFRESH_SECONDS, self._tick)
         self._clock_timer = self.set_interval(CLOCK_SECONDS, self._redraw)
+
+    def _show_loading(self) -> None:
+        self.query_one("#run-summary", RunSummary).update(
+            Text.assemble("Loading run ", safe_text(self.run_id, single_line=True), "…")
+        )
+
+    def show_run(self, run_id: str, *, trail: tuple[str, ...] = (), detail: RunDetail | None = None) -> None:
+        """Show another run on this screen, as a new screen would show it, without composing one.
+
+        Composing and styling the screen's widgets again was most of the time to open a run, so the app keeps one
+        run screen and gives it each run, and a parent, child, replay or original opens in place. Everything that
+        belonged to the previous run goes: its loads (a late answer must not draw the old run over the new one),
+        trail, banners, problem line, stuck reason, panes drawn and timeline rows. ``detail``: the run already
+        read (``read_first``), drawn now; without it the run is read (and "Loading…" says so meanwhile).
+        """
+        self.workers.cancel_node(self)  # this screen's loads of the previous run (cancel and export are the app's)
+        if self._prefetch is not None:
+            self._prefetch.cancel()
+        self._prefetch, self._first = None, None
+        self.run_id = run_id
+        self.trail = trail
+        if self._diagnose_timer is not None:
+            self._diagnose_timer.stop()
+            self._diagnose_timer = None
+        self._shown_status = None
+        self._shown_waits = frozenset()
+        self._canceling = False
+        self._pane_shown = {}
+        self._steps_shown = 0
+        self.set_reactive(RunDetailScreen.stuck_reason, ASKING)
+        self.problem = None
+        self.query_one("#run-trail", Static).update(self._trail_text())
+        self.query_one(CancelBanner).hide()
+        self.query_one(StuckBanner).hide()
+        self.query_one(Timeline).reset()
+        tabs = self.query_one(TabbedContent)
+        if tabs.active != "timeline":
+            tabs.active = "timeline"
+        self._focus_active_pane()
+        if detail is not None:
+            self.detail = detail
+            return
+        self.set_reactive(RunDetailScreen.detail, None)
+        self._show_loading()
+        for pane_id, title in PANES:  # no counts until the run is read
+            if self._labels.get(pane_id, title) != title:
+                self._labels[pane_id] = title
+                tabs.get_tab(pane_id).label = Text(title)
+        self.refresh_bindings()
+        self._load()
 
     def on_screen_suspend(self, _: events.ScreenSuspend) -> None:
         """No refreshing while another screen (another run, help) is on top."""
@@ -506,7 +531,7 @@ class RunDetailScreen(Screen[None]):
         if run_id == self.run_id:
             return
         trail = self.trail[: self.trail.index(run_id)] if run_id in self.trail else (*self.trail, self.run_id)
-        self.app.switch_screen(RunDetailScreen(self.services, run_id, read_only=self.read_only, trail=trail))
+        self.show_run(run_id, trail=trail)  # in place: one run screen on the stack, nothing composed again
 
     def action_parent(self) -> None:
         """Open the parent run, if there is one."""

@@ -51,7 +51,7 @@ from studio_tui.widgets.command_line import CommandLine
 from studio_tui.widgets.health_header import HealthHeader
 from studio_tui.widgets.keyed_table import ColumnSpec, KeyedTable, Row
 from studio_tui.widgets.new_runs_marker import NewRunsMarker
-from studio_tui.widgets.studio_footer import StudioFooter
+from studio_tui.widgets.studio_footer import SteadyFooter
 
 PAGE_SIZE: Final = 200
 """Runs fetched per keyset page."""
@@ -171,6 +171,14 @@ class RunsScreen(Screen[None]):
             self.visible = visible or []
             super().__init__()
 
+    class Counted(Message):
+        """How many runs match ``query`` (capped), read after its first page was shown."""
+
+        def __init__(self, query: RunQuery, count: int) -> None:
+            self.query = query
+            self.count = count
+            super().__init__()
+
     class LoadFailed(Message):
         """Loading runs for ``query`` failed with ``error``."""
 
@@ -195,13 +203,15 @@ class RunsScreen(Screen[None]):
             self.error = error
             super().__init__()
 
-    status_filter: reactive[str | None] = reactive(None, init=False)
+    # ``repaint=False`` on every reactive of the screen: its watchers update the widgets that change, and a screen
+    # repaint would redraw every cell of the whole screen (a full frame) on each filter key and search keystroke.
+    status_filter: reactive[str | None] = reactive(None, init=False, repaint=False)
     """Only runs in this status (``None``: every status)."""
-    search: reactive[str] = reactive("", init=False)
+    search: reactive[str] = reactive("", init=False, repaint=False)
     """The search box's text: a run-id prefix or a workflow-id prefix (see ``parse_search``)."""
-    extra: reactive[RunQuery] = reactive(RunQuery, init=False)
+    extra: reactive[RunQuery] = reactive(RunQuery, init=False, repaint=False)
     """What ``:`` commands set beyond status and search: time range, stuck, trigger, sort."""
-    problem: reactive[str | None] = reactive(None, init=False)
+    problem: reactive[str | None] = reactive(None, init=False, repaint=False)
     """Why the last load failed (the table keeps what it had); ``None`` once a load succeeds."""
 
     def __init__(self, services: ServiceContext, *, read_only: bool) -> None:
@@ -258,7 +268,7 @@ class RunsScreen(Screen[None]):
         yield table
         yield Static(id="runs-empty", markup=False)
         yield CommandLine(id="command")
-        yield StudioFooter()  # keeps Help and Quit at 80 columns (issue 13)
+        yield SteadyFooter()  # keeps Help and Quit at 80 columns (issue 13)
 
     def on_mount(self) -> None:
         """Load the first page and start refreshing."""
@@ -268,6 +278,18 @@ class RunsScreen(Screen[None]):
         self.query_one(KeyedTable).focus()
         self._load_first()
         self._timer = self.set_interval(REFRESH_SECONDS, self._refresh_window)
+
+    def _compositor_refresh(self) -> None:
+        # Textual treats the screen under the top one as possibly visible and, when anything here changes (a count
+        # arriving, a footer rebuilt on push), repaints that region of the top screen and then the whole top screen:
+        # a full frame of a run screen that covers this one entirely. Under an opaque screen nothing here shows, so
+        # nothing is passed up; when this screen is on top again it is drawn in full (``ScreenResume``).
+        top = self.app.screen
+        if top is not self and not top.is_modal and top.styles.background.a == 1:
+            self._compositor._dirty_regions.clear()
+            self._dirty_widgets.clear()
+            return
+        super()._compositor_refresh()
 
     def on_screen_suspend(self, _: events.ScreenSuspend) -> None:
         """Stop refreshing while another screen is on top."""
@@ -350,19 +372,26 @@ class RunsScreen(Screen[None]):
         query = self.query_filters
         if debounce:
             await asyncio.sleep(debounce)  # a newer keystroke cancels this worker before it queries
-        # The page and the count side by side on two connections: the rows wait for the slower, not the sum.
-        page = asyncio.ensure_future(self._fetch(query, after=None, limit=PAGE_SIZE))
-        counted = asyncio.ensure_future(count_runs(self.services, **query.list_kwargs()))
         try:
-            runs, total = await asyncio.gather(page, counted)
+            runs = await self._fetch(query, after=None, limit=PAGE_SIZE)
         except Exception as exc:
             self.post_message(self.LoadFailed(query, failure_text(exc, self.services.endpoints)))
             return
-        finally:
-            page.cancel()
-            counted.cancel()
-        count = len(runs) if len(runs) < PAGE_SIZE else total  # a short page is every match, as it is now
-        self.post_message(self.Loaded(query, runs, "first", PAGE_SIZE, count=count))
+        if len(runs) < PAGE_SIZE:  # a short page is every match, as it is now: nothing to count
+            self.post_message(self.Loaded(query, runs, "first", PAGE_SIZE, count=len(runs)))
+            return
+        # The rows go up at once; the count follows in its own worker (the count line says "≥ N" meanwhile), so
+        # the rows never wait for a count over thousands of runs.
+        self.post_message(self.Loaded(query, runs, "first", PAGE_SIZE))
+        self._count_first(query)
+
+    @work(exclusive=True, exit_on_error=False, group="runs-count")
+    async def _count_first(self, query: RunQuery) -> None:
+        try:
+            total = await count_runs(self.services, **query.list_kwargs())
+        except Exception:  # the count line keeps saying "≥ N runs"; the next refresh counts again
+            return
+        self.post_message(self.Counted(query, total))
 
     @work(exclusive=True, exit_on_error=False, group="runs-more")
     async def _load_more(self) -> None:
@@ -489,6 +518,8 @@ class RunsScreen(Screen[None]):
         self._trim_window()
         if message.count is not None:
             self._count = message.count
+        elif message.mode == "first":
+            self._count = None  # another query's count is not this one's: "≥ N" until ``Counted`` says
         self._shown_query = message.query
         first_load = not self._loaded_once
         self._loaded_once = True
@@ -513,6 +544,12 @@ class RunsScreen(Screen[None]):
         if message.mode == "first" and self._open_when_loaded:
             self._open_when_loaded = False
             self._open_first_match()
+
+    def on_runs_screen_counted(self, message: Counted) -> None:
+        """The count of the query shown, unless the query changed or a refresh counted since."""
+        if message.query == self.query_filters == self._shown_query and self._count is None:
+            self._count = message.count
+            self._show_count()
 
     @staticmethod
     def _with_visible(runs: list[RunSummary], message: Loaded) -> list[RunSummary]:

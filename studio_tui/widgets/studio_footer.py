@@ -40,6 +40,36 @@ class StudioFooter(Footer):
             used -= _outer_width(dropped)
 
 
+class SteadyFooter(StudioFooter):
+    """The studio's footer, rebuilt only when its keys (or the width) changed.
+
+    Textual rebuilds and restyles every key whenever a screen's bindings are refreshed: opening a run does that
+    several times (the first focus, the pane focus, the run's state deciding cancel and send event), which was a
+    fifth of the time to open a run; and a screen covered by another one does it on every push and pop, which made
+    the covered screen dirty and so redrew the whole screen on top. The same keys at the same width stay as they are.
+    """
+
+    _shown: object = None
+
+    async def recompose(self) -> None:
+        """Rebuild the keys only if they, or the width, differ from the ones shown."""
+        if not self.is_attached:  # left (its screen removed): nothing to rebuild
+            return
+        shown = (
+            self.size.width,
+            self.compact,
+            self.show_command_palette,
+            tuple(
+                (binding.key, binding.action, binding.description, binding.show, enabled, tooltip)
+                for _, binding, enabled, tooltip in self.screen.active_bindings.values()
+            ),
+        )
+        if shown == self._shown:
+            return
+        self._shown = shown
+        await super().recompose()
+
+
 def _outer_width(key: FooterKey) -> int:
     # From the key's text and styles rather than its laid-out region: a footer rebuilt under a modal (or
     # before its first layout) has no regions yet, and the fit must not depend on that timing.

@@ -78,6 +78,19 @@ class Timeline(Vertical):
         yield KeyedTable(id="timeline-table")
         yield Static(id="step-detail", markup=False)
 
+    def reset(self) -> None:
+        """Forget the run shown (its screen is given another run): no rows, the cursor and view at the top."""
+        self._steps = ()
+        self._more = False
+        self._asked_at = -1
+        self._by_key = {}
+        self._now = None
+        self._width = 0  # drawn at the next width known (its pane may be hidden now: no width until shown)
+        self._filling += 1  # a fill-in of the previous run's rows stops
+        table = self.query_one(KeyedTable)
+        table.clear()  # also puts the cursor and the view back at the top
+        self.query_one("#step-detail", Static).update("")
+
     def show(self, steps: Sequence[StepView], now: datetime, *, more: bool = False) -> None:
         """Show these steps (durations of steps still running are measured to ``now``); ``more``: the run has
         steps after these (``NeedMore`` asks for them)."""
