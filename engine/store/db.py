@@ -2,6 +2,13 @@
 
 Opening a pool or a connection is where an absent Postgres shows first: both raise
 ``PostgresUnavailable`` (component, address without password, reason) instead of the driver's error.
+
+A pooled connection goes back to the pool without a server round trip: asyncpg's default reset on release
+(``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL``) cost every activity and every studio query
+one round trip for state nothing here leaves behind. An open transaction is still rolled back on release
+(asyncpg does that before any custom reset). Code that does keep session state on a pooled connection (a
+session advisory lock, a session ``SET``, ``LISTEN``) calls ``keeps_session_state`` on it first, and that
+connection gets the full reset.
 """
 
 import json
@@ -16,6 +23,23 @@ Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
 """Anything queries can run on: a connection (possibly in a transaction) or the pool."""
 
 
+class PooledConnection(asyncpg.Connection):  # type: ignore[misc]  # asyncpg ships no types
+    """A pool's connection, which knows whether it must be reset when it goes back."""
+
+    __slots__ = ("_session_state",)
+
+    def keeps_session_state(self) -> None:
+        """Say this connection will hold session state: it gets asyncpg's full reset on release."""
+        self._session_state = True
+
+
+async def _reset_on_release(conn: asyncpg.Connection) -> None:
+    if getattr(conn, "_session_state", False):
+        assert isinstance(conn, PooledConnection)
+        conn._session_state = False
+        await conn.execute(conn.get_reset_query())
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
     for type_name in ("json", "jsonb"):
         await conn.set_type_codec(type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
@@ -28,7 +52,12 @@ async def create_pool(database_url: str, *, min_size: int = 1, max_size: int = 1
     """
     try:
         pool: asyncpg.Pool = await asyncpg.create_pool(
-            database_url, min_size=min_size, max_size=max_size, init=_init_connection
+            database_url,
+            min_size=min_size,
+            max_size=max_size,
+            init=_init_connection,
+            reset=_reset_on_release,
+            connection_class=PooledConnection,
         )
     except Exception as exc:
         mapped = postgres_unavailable(exc, database_url)

@@ -27,12 +27,13 @@ TRY_LOCK_FOR_TRANSACTION = "SELECT pg_try_advisory_xact_lock($1, hashtext($2))"
 async def launching(pool: asyncpg.Pool, run_id: str) -> AsyncIterator[asyncpg.Connection]:
     """Hold ``run_id``'s launch lock for the block, on the connection it yields (use it for the insert)."""
     async with pool.acquire() as conn:
+        conn.keeps_session_state()  # the lock outlives transactions: release must unlock it whatever happens
         await conn.execute(LOCK_LAUNCH, LOCK_CLASS, run_id)
         try:
             yield conn
         finally:
-            # A connection lost meanwhile took its lock with it; a live one is also reset on release (asyncpg
-            # unlocks every advisory lock then), so a failed unlock must not hide the block's own outcome.
+            # A connection lost meanwhile took its lock with it; a live one is also reset on release (marked
+            # above: every advisory lock is unlocked then), so a failed unlock must not hide the block's own outcome.
             with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
                 await conn.execute(UNLOCK_LAUNCH, LOCK_CLASS, run_id)
 

@@ -6,8 +6,7 @@ They hold the database pool and the action registry; the worker registers their 
 import asyncio
 import contextlib
 import itertools
-import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,8 +44,6 @@ def _count(projection: c.Projection) -> None:
     if run is not None and run.completed_at is not None and run.status is not None:
         metrics.RUNS_FINISHED.labels(status=run.status).inc()
 
-
-_log = logging.getLogger(__name__)
 
 HEARTBEAT_EVERY = 5.0
 """Seconds between heartbeats while an action runs; the workflow's heartbeat timeout is a few of these."""
@@ -96,33 +93,6 @@ class Activities:
 
     def __post_init__(self) -> None:
         self._redactors = RunRedactors(self.keyring)
-        # Connections being reset and returned to the pool after their activity answered (see _connection).
-        self._releasing: set[asyncio.Future[None]] = set()
-
-    @contextlib.asynccontextmanager
-    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
-        """A pooled connection for one activity's writes, handed back without making the activity wait.
-
-        Releasing resets the session (a round trip: the pool's safety net for advisory locks and settings);
-        after a write that went through, that reset need not delay the activity's answer, so it runs on its
-        own. The pool only hands the connection out again once it is reset, and ``Pool.close`` waits for
-        it. After a failure the connection is released before the error propagates, as before.
-        """
-        conn: asyncpg.Connection = await self.pool.acquire()
-        try:
-            yield conn
-        except BaseException:
-            await self.pool.release(conn)
-            raise
-        released = asyncio.ensure_future(self.pool.release(conn))
-        self._releasing.add(released)
-        released.add_done_callback(self._released)
-
-    def _released(self, released: "asyncio.Future[None]") -> None:
-        self._releasing.discard(released)
-        if not released.cancelled() and released.exception() is not None:
-            # The pool already dropped a connection it could not reset; nothing else depends on it.
-            _log.warning("releasing a connection failed: %s", released.exception())
 
     def all(self) -> list[Any]:
         """Every activity, for ``Worker(activities=...)``."""
@@ -177,7 +147,7 @@ class Activities:
     @failures.guarded(failures.PROJECTION_ERROR)
     async def project(self, projection: c.Projection) -> None:
         """Write a projection."""
-        async with self._connection() as conn:
+        async with self.pool.acquire() as conn:
             redactor = await self._redactors.get(conn, tenant=projection.tenant, run_id=projection.run_id)
             await projections.apply(conn, projection, redactor=redactor)
         _count(projection)
@@ -199,7 +169,7 @@ class Activities:
         spec = self._known_spec(effect.action, effect.version)
         if spec is not None and spec.is_pure(effect.input) and projections.in_one_statement(request.projection):
             return await self._run_pure(request, spec)
-        async with self._connection() as conn:
+        async with self.pool.acquire() as conn:
             redactor = await self._redactors.get(conn, tenant=request.tenant, run_id=request.run_id)
             begun = await self._claim_in_one_statement(conn, request, redactor)
             if begun is None:
@@ -363,7 +333,7 @@ class Activities:
             timer.cancel()
         if early is not None:
             await early  # a refused projection fails the attempt as a ProjectionError, a transient fault retries it
-        async with self._connection() as conn:
+        async with self.pool.acquire() as conn:
             begun = await self._record_pure(
                 conn,
                 request,
