@@ -48,6 +48,7 @@ from studio_tui.widgets.record_pane import RecordPane
 from studio_tui.widgets.run_summary import RunSummary
 from studio_tui.widgets.stuck_banner import ASKING, StuckBanner
 from studio_tui.widgets.studio_footer import SteadyFooter
+from studio_tui.widgets.tab_label import relabel
 from studio_tui.widgets.timeline import Timeline
 
 REFRESH_SECONDS: Final = 2.0
@@ -294,7 +295,7 @@ class RunDetailScreen(Screen[None]):
         for pane_id, title in PANES:  # no counts until the run is read
             if self._labels.get(pane_id, title) != title:
                 self._labels[pane_id] = title
-                tabs.get_tab(pane_id).label = Text(title)
+                relabel(tabs, pane_id, title)
         self.refresh_bindings()
         self._load()
 
@@ -407,7 +408,7 @@ class RunDetailScreen(Screen[None]):
             label = f"{title} {count}" if count else title
             if self._labels.get(pane_id) != label:
                 self._labels[pane_id] = label
-                tabs.get_tab(pane_id).label = Text(label)
+                relabel(tabs, pane_id, label)
 
     def _show_pane(self, pane_id: str, detail: RunDetail, now: datetime) -> None:
         """Draw one pane (if its widgets are mounted; a timeless one only when the run was loaded again)."""

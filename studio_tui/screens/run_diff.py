@@ -26,6 +26,7 @@ from studio_tui.format import role_style, short_id, status_glyph, status_role, s
 from studio_tui.sanitize import safe_text
 from studio_tui.widgets.health_header import HealthHeader
 from studio_tui.widgets.studio_footer import StudioFooter
+from studio_tui.widgets.tab_label import relabel
 
 PANES: Final[tuple[tuple[str, str], ...]] = (
     ("diff-steps", "Steps"),
@@ -165,7 +166,7 @@ class RunDiffScreen(Screen[None]):
             "diff-state": len(diff.state.changes) + diff.state.omitted,
         }
         for pane_id, title in PANES:
-            tabs.get_tab(pane_id).label = Text(f"{title} {counts[pane_id]}" if counts[pane_id] else title)
+            relabel(tabs, pane_id, f"{title} {counts[pane_id]}" if counts[pane_id] else title)
 
     def _trail_text_for(self, diff: RunDiff) -> Text:
         if self.run_a is None:
