@@ -64,7 +64,7 @@ def lazy_attribute(module: str, name: str) -> Any:
 
 
 def load_settings() -> Settings:
-    """``engine.config.load_settings()``, with pydantic-settings imported only when a command reads them."""
+    """``engine.config.load_settings()``, with the settings model imported only when a command reads them."""
     from engine.config import load_settings as load
 
     return load()
