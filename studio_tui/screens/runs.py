@@ -249,6 +249,9 @@ class RunsScreen(Screen[None]):
         self._blank: tuple[Text, ...] = ()
         """The cells of a row not drawn yet (shared: cells are never changed in place)."""
         self._viewport_pending = False
+        self._owed_rows = 0
+        """Rows page keys asked to move past the window's edge while the list goes on that way (down if
+        positive): the cursor moves on by them when the page that way arrives."""
 
     def compose(self) -> ComposeResult:
         """Header, filter bar, search box, the table, command line, footer."""
@@ -540,6 +543,11 @@ class RunsScreen(Screen[None]):
             table.move_cursor(row=len(self._runs) - 1, scroll=False)
             # After the table's own "keep the row where it was on screen" scroll, which is queued first.
             table.call_after_refresh(table.scroll_end, animate=False)
+        if message.mode in ("first", "end"):
+            self._owed_rows = 0  # a new place in the list: page keys pressed before it are spent
+        elif (message.mode == "more" and self._owed_rows > 0) or (message.mode == "before" and self._owed_rows < 0):
+            # After the table's own "keep the row where it was on screen" scroll, which is queued first.
+            table.call_after_refresh(self._pay_owed_rows)
         self._maybe_load_more()
         if message.mode == "first" and self._open_when_loaded:
             self._open_when_loaded = False
@@ -828,6 +836,32 @@ class RunsScreen(Screen[None]):
             self._new_above.clear()
             self.query_one(NewRunsMarker).show_count(0)
         self._maybe_load_more()
+
+    def on_keyed_table_paged_past(self, message: KeyedTable.PagedPast) -> None:
+        """A page key met the window's edge: owe the rest of its move if the list goes on that way."""
+        down = message.rows > 0
+        if not (not self._exhausted if down else self._cut_above):
+            self._owed_rows = 0
+            return
+        same_way = (self._owed_rows > 0) == down
+        # A page key the other way replaces what was owed.
+        self._owed_rows = self._owed_rows + message.rows if same_way else message.rows
+        table = self.query_one(KeyedTable)
+        if (table.cursor_row < table.row_count - 1) if down else table.cursor_row > 0:
+            table.call_after_refresh(self._pay_owed_rows)  # the page that way arrived since the key was taken
+
+    def _pay_owed_rows(self) -> None:
+        """Move the cursor on by what page keys were owed; what the rows held still cut short stays owed."""
+        table = self.query_one(KeyedTable)
+        rows, self._owed_rows = self._owed_rows, 0
+        if not rows:
+            return  # paid already: the page and the key's message both asked
+        target = table.cursor_row + rows
+        if target > table.row_count - 1 and not self._exhausted:
+            self._owed_rows = target - (table.row_count - 1)
+        elif target < 0 and self._cut_above:
+            self._owed_rows = target
+        table.move_cursor_by(rows)
 
     def _maybe_load_more(self) -> None:
         """Read the page after the window, or the one before it, once the cursor is near that edge."""

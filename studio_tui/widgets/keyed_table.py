@@ -51,6 +51,15 @@ class KeyedTable(DataTable[Text]):
             self.edge: Literal["first", "last"] = edge
             super().__init__()
 
+    class PagedPast(Message):
+        """A page key on a ``windowed`` table stopped at the last row held (``rows`` > 0) or the first
+        (``rows`` < 0) with ``rows`` of its move left over: the owner moves the cursor on by them once it holds
+        the rows that way (``move_cursor_by``), so page keys pressed faster than pages arrive are not lost."""
+
+        def __init__(self, rows: int) -> None:
+            self.rows = rows
+            super().__init__()
+
     windowed: bool = False
     """The rows are a window of a longer list (the owner loads more as the cursor moves): Home and End ask the
     owner (``EdgeWanted``) instead of going to the first or last row held."""
@@ -73,6 +82,29 @@ class KeyedTable(DataTable[Text]):
             self.post_message(self.EdgeWanted("last"))
         else:
             super().action_scroll_bottom()
+
+    def action_page_down(self) -> None:
+        """A page down; on a ``windowed`` table, what the last row held cut short is posted (``PagedPast``)."""
+        left = self.cursor_row + self.page_rows() - (self.row_count - 1)
+        super().action_page_down()
+        if self.windowed and self.row_count and left > 0:
+            self.post_message(self.PagedPast(left))
+
+    def action_page_up(self) -> None:
+        """A page up; on a ``windowed`` table, what the first row held cut short is posted (``PagedPast``)."""
+        left = self.page_rows() - self.cursor_row
+        super().action_page_up()
+        if self.windowed and self.row_count and left > 0:
+            self.post_message(self.PagedPast(-left))
+
+    def page_rows(self) -> int:
+        """Rows a page key moves the cursor by (``DataTable``'s own page: the body's height; rows are one line)."""
+        return self.scrollable_content_region.height - (self.header_height if self.show_header else 0)
+
+    def move_cursor_by(self, rows: int) -> None:
+        """Move the cursor ``rows`` down (up if negative), as far as the rows held go, scrolling it into view."""
+        if self.row_count:
+            self.move_cursor(row=max(0, min(self.row_count - 1, self.cursor_row + rows)))
 
     def go_to_edge(self, edge: Literal["first", "last"]) -> None:
         """Move the cursor to the first or the last row held (what Home and End do on a table that is not a window)."""

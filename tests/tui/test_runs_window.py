@@ -1,6 +1,7 @@
 """The runs list's refresh does work in proportion to the screen, not to the rows scrolled through: it re-reads
 the top page and the rows on screen (by id), draws again only those, and still shows a change on screen."""
 
+import asyncio
 from typing import Any
 
 import asyncpg
@@ -246,3 +247,52 @@ async def test_rows_far_from_the_screen_are_drawn_only_as_they_near_it(
             on_screen = ids[top : top + height]
             assert all(table.get_cell(run_id, "run").plain.strip() == run_id[:8] for run_id in on_screen)
         assert len(set(drawn)) < PAGE_SIZE
+
+
+async def test_page_keys_pressed_before_the_next_page_arrives_are_not_lost(
+    db_pool: asyncpg.Pool, migrated_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Page-downs pressed while the page below is still on its way stop at the last row held, then the cursor
+    moves on as far as they asked when it arrives (a held page-down key does not stall at each page); page-ups
+    past the window's first row do the same when the rows above arrive."""
+    ids = await seed.seed_many(db_pool, 1300)
+    pages_may_come = asyncio.Event()
+    real_list_runs = runs_module.list_runs
+
+    async def slow_pages(*args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("after") is not None or kwargs.get("before") is not None:
+            await pages_may_come.wait()
+        return await real_list_runs(*args, **kwargs)
+
+    app = quiet(RunStudioApp(studio_services(db_pool, migrated_database_url)))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = runs_screen(app)
+        table = screen.query_one(KeyedTable)
+        monkeypatch.setattr(runs_module, "list_runs", slow_pages)
+        await pilot.press("pagedown")
+        page = table.cursor_row
+        presses = PAGE_SIZE // page + 3
+        for _ in range(presses - 1):
+            await pilot.press("pagedown")
+        assert table.cursor_row == PAGE_SIZE - 1  # held at the last row loaded while the page is on its way
+        pages_may_come.set()
+        await settle(pilot, until=lambda: screen.list_position == presses * page)
+        assert screen.highlighted_run_id == ids[presses * page]
+        assert table.cursor_row < table.row_count - 1  # on a row of the new page, not held at its end
+
+        # Far down, the window is cut above: page-ups past its first row wait for the page before it.
+        while screen.list_position is not None and screen.list_position < 1000:
+            scroll_down(table, 60)
+            await settle(pilot)
+        assert table.row_keys()[0] != ids[0]
+        pages_may_come.clear()
+        start = screen.list_position
+        to_first = table.cursor_row
+        presses = to_first // page + 3
+        for _ in range(presses):
+            await pilot.press("pageup")
+        assert table.cursor_row == 0
+        pages_may_come.set()
+        await settle(pilot, until=lambda: screen.list_position == start - presses * page)
+        assert screen.highlighted_run_id == ids[start - presses * page]
