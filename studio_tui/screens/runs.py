@@ -17,6 +17,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Input, Static
+from textual.worker import Worker
 
 from engine.services.cancel import CANCELABLE, CancelOutcome
 from engine.services.context import ServiceContext
@@ -63,9 +64,11 @@ PREFETCH_ROWS: Final = PAGE_SIZE // 2
 """Fetch the next page (or the one before the window) once the cursor is this close to the window's edge: a
 few page-downs ahead, so a page-down never waits for SQL."""
 REFRESH_SECONDS: Final = 2.0
-SEARCH_DEBOUNCE_SECONDS: Final = 0.06
+SEARCH_DEBOUNCE_SECONDS: Final = 0.03
 """Wait this long after a key before searching: a keystroke that follows cancels the query, and a search
-answers in a few ms, so the pause only has to cover a burst of keys (goal: rows ≤ 100 ms after the last key)."""
+answers in a few ms, so the pause only has to cover keys that arrive together (a paste, several keys in one
+read of the terminal); keys a person types are further apart than this, and every ms of it is paid after the
+last key (goal: rows ≤ 100 ms after it)."""
 VISIBLE_MARGIN: Final = 5
 """Rows above and below the screen re-read and re-drawn with the visible ones (a small scroll finds them fresh)."""
 FLASH_SECONDS: Final = 3.0
@@ -249,6 +252,8 @@ class RunsScreen(Screen[None]):
         self._blank: tuple[Text, ...] = ()
         """The cells of a row not drawn yet (shared: cells are never changed in place)."""
         self._viewport_pending = False
+        self._edge_read: tuple[tuple[str, RunQuery, Cursor], Worker[None]] | None = None
+        """The page last asked for past an edge of the window (which edge, query and keyset), and its worker."""
         self._owed_rows = 0
         """Rows page keys asked to move past the window's edge while the list goes on that way (down if
         positive): the cursor moves on by them when the page that way arrives."""
@@ -484,6 +489,7 @@ class RunsScreen(Screen[None]):
         table = self.query_one(KeyedTable)
         at_top = table.cursor_row == 0 and not self._cut_above
         before = {r.run_id: r.status for r in self._runs}
+        first_before = self._runs[0].run_id if self._runs else None
         if message.mode == "more":
             if not self._runs or message.after != cursor_of(self._runs[-1], message.query.sort):
                 # The list changed while this page was on its way; ask again from the current end.
@@ -545,8 +551,10 @@ class RunsScreen(Screen[None]):
             table.call_after_refresh(table.scroll_end, animate=False)
         if message.mode in ("first", "end"):
             self._owed_rows = 0  # a new place in the list: page keys pressed before it are spent
+        elif message.mode == "more" and self._owed_rows > 0 and self._runs[0].run_id == first_before:
+            self._pay_owed_rows()  # rows were appended: the rows above, and so the cursor's index, stay
         elif (message.mode == "more" and self._owed_rows > 0) or (message.mode == "before" and self._owed_rows < 0):
-            # After the table's own "keep the row where it was on screen" scroll, which is queued first.
+            # The table was rebuilt: after its own "keep the row where it was on screen" scroll, queued first.
             table.call_after_refresh(self._pay_owed_rows)
         self._maybe_load_more()
         if message.mode == "first" and self._open_when_loaded:
@@ -869,9 +877,14 @@ class RunsScreen(Screen[None]):
         if not self._runs:
             return
         if not self._exhausted and table.cursor_row >= table.row_count - PREFETCH_ROWS:
-            self._load_more()
+            edge = ("more", self.query_filters, cursor_of(self._runs[-1], self.query_filters.sort))
         elif self._cut_above and table.cursor_row < PREFETCH_ROWS:
-            self._load_before()
+            edge = ("before", self.query_filters, cursor_of(self._runs[0], self.query_filters.sort))
+        else:
+            return
+        if self._edge_read is not None and self._edge_read[0] == edge and not self._edge_read[1].is_finished:
+            return  # that page is on its way: each key near the edge would otherwise cancel and restart its read
+        self._edge_read = (edge, self._load_more() if edge[0] == "more" else self._load_before())
 
     def on_keyed_table_edge_wanted(self, message: KeyedTable.EdgeWanted) -> None:
         """Home: the newest run (read again if the window moved down); End: the oldest run the filter matches,

@@ -258,9 +258,11 @@ async def test_page_keys_pressed_before_the_next_page_arrives_are_not_lost(
     ids = await seed.seed_many(db_pool, 1300)
     pages_may_come = asyncio.Event()
     real_list_runs = runs_module.list_runs
+    edge_reads: list[dict[str, Any]] = []
 
     async def slow_pages(*args: Any, **kwargs: Any) -> Any:
         if kwargs.get("after") is not None or kwargs.get("before") is not None:
+            edge_reads.append(kwargs)
             await pages_may_come.wait()
         return await real_list_runs(*args, **kwargs)
 
@@ -276,6 +278,8 @@ async def test_page_keys_pressed_before_the_next_page_arrives_are_not_lost(
         for _ in range(presses - 1):
             await pilot.press("pagedown")
         assert table.cursor_row == PAGE_SIZE - 1  # held at the last row loaded while the page is on its way
+        # Every key near the edge asked for the same page: it was read once, not cancelled and restarted per key.
+        assert len(edge_reads) == 1
         pages_may_come.set()
         await settle(pilot, until=lambda: screen.list_position == presses * page)
         assert screen.highlighted_run_id == ids[presses * page]
