@@ -3,18 +3,19 @@
 * interactions, each from the key to the first frame drawn with what it asked for (<= 100 ms): a status
   filter, a search (from the last key: the search's own debounce counts), 10 page-downs, one page-down (median
   of single presses), opening a 500-step run;
-* memory: RSS after the first page vs after scrolling ``SCROLL_ROWS`` rows and refreshing for a while (flat,
-  +-10 %); idle CPU at that position (< 2 % of a core).
+* memory: RSS after the first page vs after scrolling 5,000 rows (800 with ``--quick``) and refreshing for a
+  while (flat, +-10 %); idle CPU at that position (< 2 % of a core).
 
 A timed key is delivered the way the terminal driver's input thread delivers one (``Driver.send_message`` of a
 ``Key`` event, as ``Pilot.press`` does too), and the clock stops when the app's own state says the key's work is
 done and the screen has drawn a frame after that: the runs screen has merged the page answering the current
 query (``_shown_query == query_filters``) and no loading worker runs; a page-down has moved the cursor; the run
-screen has its ``detail``. ``Pilot.press`` is not used for timed keys: after every key it waits for the process to
-go idle twice (at least two 20 ms sleeps), a floor that is the harness's, not the studio's; that floor is still
-measured (a key nothing binds) and printed in the notes, for comparison with the earlier pilot-timed tables.
-The app runs in this process (headless), so RSS and CPU are this process's: the app, its pool and the bench
-harness, which is idle while they are read.
+screen has its ``detail``. Each timed key is sent with the studio at rest (no page, count or refresh being
+read), so a figure does not carry the tail of the interaction before it. ``Pilot.press`` is not used for timed
+keys: after every key it waits for the process to go idle twice (at least two 20 ms sleeps), a floor that is the
+harness's, not the studio's; that floor is still measured (a key nothing binds) and printed in the notes, for
+comparison with the earlier pilot-timed tables. The app runs in this process (headless), so RSS and CPU are this
+process's: the app, its pool and the bench harness, which is idle while they are read.
 """
 
 import asyncio
@@ -32,6 +33,7 @@ GOAL_MS = 100.0
 SETTLE_TIMEOUT = 30.0
 POLL_SECONDS = 0.002
 LOADING_GROUPS = frozenset({"runs-first", "runs-more", "run-detail"})
+BUSY_GROUPS = LOADING_GROUPS | {"runs-count", "runs-refresh"}
 IGNORED_KEY = "f19"
 """A key nothing in the studio binds: timing it through ``Pilot.press`` measures the pilot's own floor per key."""
 
@@ -47,6 +49,11 @@ async def _until(check: Callable[[], bool], what: str) -> None:
 
 def _loading(app: object) -> bool:
     return any(w.group in LOADING_GROUPS and not w.is_finished for w in app.workers)  # type: ignore[attr-defined]
+
+
+def _busy(app: object) -> bool:
+    """Any of the runs list's workers (pages, counts, refresh) or the run screen's still running."""
+    return any(w.group in BUSY_GROUPS and not w.is_finished for w in app.workers)  # type: ignore[attr-defined]
 
 
 def _send_key(app: object, key: str) -> None:
@@ -99,7 +106,9 @@ async def studio_goals(bench: Bench) -> list[Result]:
             return screen._shown_query == screen.query_filters and not _loading(app)
 
         async def timed(key: str, done: Callable[[], bool], what: str) -> float:
-            """One key, from its delivery to the first frame after ``done`` holds."""
+            """One key, from its delivery to the first frame after ``done`` holds; sent once the studio is at rest
+            (the count a filter starts in the background included), so no figure carries the last one's tail."""
+            await _until(lambda: not _busy(app), f"at rest before {what}")
             began = time.perf_counter()
             _send_key(app, key)
             await _until(done, what)
@@ -152,12 +161,13 @@ async def studio_goals(bench: Bench) -> list[Result]:
 
         # 10 page-downs from the top sent at once (a held key's repeats queue up like this), until the cursor is
         # 10 pages down and the rows there are drawn; beside it, the same 10 sent one after another, each once the
-        # one before has been drawn.
+        # one before has been drawn and its pages read.
         samples = []
         one_by_one = []
         target = 10 * table.page_rows()
         for _ in range(repeat):
             await from_the_top()
+            await _until(lambda: not _busy(app), "at rest before 10 page-downs")
             began = time.perf_counter()
             for _ in range(10):
                 _send_key(app, "pagedown")
