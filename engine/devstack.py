@@ -64,6 +64,8 @@ _PROBE_TIMEOUT = 3.0
 _REUSE_GRACE = 5.0
 _ORPHAN_GRACE = 5.0
 _POLL = 0.05
+_LAUNCH_BANNER = "--- runstudio:"
+"""Starts the line written to the dev server's log before each launch."""
 
 # Servers we spawned ourselves stay our children until reaped; keeping the Popen objects lets us reap
 # them (a SIGKILLed child would otherwise stay a zombie) and avoids "still running" warnings on GC.
@@ -137,7 +139,16 @@ def start(home: Path, *, postgres: bool = True, temporal: bool = True) -> StackE
             database_url = _database_url(postmaster)
         if launch is not None:
             if not launch.ready:
-                _wait_for_temporal(home, launch)
+                try:
+                    _wait_for_temporal(home, launch)
+                except _ExitedDuringStartUp:
+                    # One dev server died while booting in CI (a panic while its services were being built; the
+                    # panic's own line was above the log tail shown then). A likely cause is a lost race for a
+                    # port: it picks free ports for its internal services itself and binds them later, and any
+                    # connection opened meanwhile can take one. So one more launch, on ports picked again; a
+                    # server that cannot start at all fails twice and is reported as before.
+                    launch = _launch_temporal(home)
+                    _wait_for_temporal(home, launch)
             temporal_address = launch.address
             temporal_ui_url = launch.ui_url
     return StackEndpoints(
@@ -265,6 +276,29 @@ def _tail(path: Path, lines: int = 25) -> str:
         return f"(no log at {path})"
     tail = "\n".join(text.splitlines()[-lines:])
     return tail or f"({path} is empty)"
+
+
+_CAUSE_PREFIXES = ("panic:", "fatal error:", "Error:")
+"""How a Go program (the dev server) states why it stopped, above the stack trace that follows."""
+
+
+def _launch_failure(path: Path, lines: int = 25) -> str:
+    """The tail of the last launch's part of a dev-server log, led by the line saying why it stopped when the
+    stack trace under that line is longer than the tail (a Go panic's first line is its cause)."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return f"(no log at {path})"
+    last = text.splitlines()
+    for n in range(len(last) - 1, -1, -1):
+        if last[n].startswith(_LAUNCH_BANNER):
+            last = last[n:]
+            break
+    tail = last[-lines:]
+    cause = next((line for line in last if line.startswith(_CAUSE_PREFIXES)), None)
+    if cause is not None and cause not in tail:
+        tail = [cause, "…", *tail]
+    return "\n".join(tail) or f"({path} is empty)"
 
 
 def _clean_env(prefix: str) -> dict[str, str]:
@@ -743,7 +777,7 @@ def _launch_temporal(home: Path) -> _TemporalLaunch:
     command += list(DEV_SERVER_POLL_FLAGS)
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
-        banner = f"--- {datetime.now(UTC).isoformat()} starting the dev server on port {port}\n"
+        banner = f"{_LAUNCH_BANNER} {datetime.now(UTC).isoformat()} starting the dev server on port {port}\n"
         out.write(banner.encode())
         out.flush()
         try:
@@ -764,21 +798,25 @@ def _launch_temporal(home: Path) -> _TemporalLaunch:
     return _TemporalLaunch(pid=server.pid, port=port, ui_port=ui_port, ready=False, log=log)
 
 
+class _ExitedDuringStartUp(ConfigurationError):
+    """The dev server process ended before it answered (as opposed to one that never answered in time)."""
+
+
 def _wait_for_temporal(home: Path, launch: _TemporalLaunch) -> None:
     binary = _temporal_binary()
     deadline = time.monotonic() + READY_TIMEOUT
     while not _temporal_answers(binary, launch.address):
         if _alive(launch.pid) is None:
             _write_state(home, {"port": launch.port, "ui_port": launch.ui_port})
-            raise ConfigurationError(
-                f"The Temporal dev server exited during start-up.\nTail of {launch.log}:\n{_tail(launch.log)}"
+            raise _ExitedDuringStartUp(
+                f"The Temporal dev server exited during start-up.\nTail of {launch.log}:\n{_launch_failure(launch.log)}"
             )
         if time.monotonic() > deadline:
             _terminate_group(launch.pid)
             _write_state(home, {"port": launch.port, "ui_port": launch.ui_port})
             raise ConfigurationError(
                 f"The Temporal dev server on {launch.address} did not become ready within "
-                f"{READY_TIMEOUT:.0f} s; it was stopped.\nTail of {launch.log}:\n{_tail(launch.log)}"
+                f"{READY_TIMEOUT:.0f} s; it was stopped.\nTail of {launch.log}:\n{_launch_failure(launch.log)}"
             )
         time.sleep(_POLL)
 

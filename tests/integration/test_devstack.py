@@ -221,6 +221,58 @@ def test_a_dev_server_that_cannot_start_is_reported_with_its_log(home: Path) -> 
     assert not devstack.status(home).temporal.running
 
 
+def _temporal_that_panics(home: Path, monkeypatch: pytest.MonkeyPatch, *, times: int) -> Path:
+    """Put a ``temporal`` first in line that dies as a Go panic (its cause above a long stack) on its first
+    ``times`` launches of the dev server, and runs the real CLI otherwise; return its log of launches."""
+    real = devstack._find_temporal_binary()
+    assert real is not None
+    launches = home / "launches"
+    fake = home / "bin" / "temporal"
+    fake.parent.mkdir()
+    fake.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1 $2" = "server start-dev" ]; then\n'
+        f"  echo launch >> {shlex.quote(str(launches))}\n"
+        f"  if [ $(wc -l < {shlex.quote(str(launches))}) -le {times} ]; then\n"
+        '    echo "panic: listen tcp 127.0.0.1:41999: bind: address already in use"\n'
+        '    i=0; while [ $i -lt 40 ]; do echo "goroutine 1 frame $i"; i=$((i+1)); done\n'
+        "    exit 2\n"
+        "  fi\n"
+        "fi\n"
+        f'exec {shlex.quote(real)} "$@"\n'
+    )
+    fake.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(home / "bin" / "python"))  # the binary next to it comes first
+    return launches
+
+
+def test_a_dev_server_that_dies_while_booting_is_launched_once_more(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    launches = _temporal_that_panics(home, monkeypatch, times=1)
+
+    devstack.start(home, postgres=False)
+
+    assert launches.read_text().count("launch") == 2
+    assert devstack.status(home).temporal.running
+    assert "panic: listen tcp" in (home / "logs" / "temporal.log").read_text()  # the first launch's log is kept
+
+
+def test_a_dev_server_that_dies_twice_is_reported_with_the_line_saying_why(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    launches = _temporal_that_panics(home, monkeypatch, times=2)
+
+    with pytest.raises(ConfigurationError, match="exited during start-up") as failure:
+        devstack.start(home, postgres=False)
+
+    assert launches.read_text().count("launch") == 2
+    # The panic's cause is 40 lines above the end of the log: it leads the excerpt anyway.
+    assert "panic: listen tcp 127.0.0.1:41999: bind: address already in use" in str(failure.value)
+    assert "goroutine 1 frame 39" in str(failure.value)
+    assert not devstack.status(home).temporal.running
+
+
 def test_a_missing_temporal_binary_is_a_configuration_error(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "executable", str(home / "bin" / "python"))
     monkeypatch.setattr(sys, "prefix", str(home))
