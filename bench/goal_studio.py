@@ -47,13 +47,18 @@ async def _until(check: Callable[[], bool], what: str) -> None:
         await asyncio.sleep(POLL_SECONDS)
 
 
+def _running(app: object, groups: frozenset[str]) -> bool:
+    """Any worker of these groups still running."""
+    return any(w.group in groups and not w.is_finished for w in app.workers)  # type: ignore[attr-defined]
+
+
 def _loading(app: object) -> bool:
-    return any(w.group in LOADING_GROUPS and not w.is_finished for w in app.workers)  # type: ignore[attr-defined]
+    return _running(app, LOADING_GROUPS)
 
 
 def _busy(app: object) -> bool:
     """Any of the runs list's workers (pages, counts, refresh) or the run screen's still running."""
-    return any(w.group in BUSY_GROUPS and not w.is_finished for w in app.workers)  # type: ignore[attr-defined]
+    return _running(app, BUSY_GROUPS)
 
 
 def _send_key(app: object, key: str) -> None:

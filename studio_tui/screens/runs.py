@@ -551,11 +551,12 @@ class RunsScreen(Screen[None]):
             table.call_after_refresh(table.scroll_end, animate=False)
         if message.mode in ("first", "end"):
             self._owed_rows = 0  # a new place in the list: page keys pressed before it are spent
-        elif message.mode == "more" and self._owed_rows > 0 and self._runs[0].run_id == first_before:
-            self._pay_owed_rows()  # rows were appended: the rows above, and so the cursor's index, stay
         elif (message.mode == "more" and self._owed_rows > 0) or (message.mode == "before" and self._owed_rows < 0):
-            # The table was rebuilt: after its own "keep the row where it was on screen" scroll, queued first.
-            table.call_after_refresh(self._pay_owed_rows)
+            if message.mode == "more" and self._runs[0].run_id == first_before:
+                self._pay_owed_rows()  # rows were appended: the rows above, and so the cursor's index, stay
+            else:
+                # The table was rebuilt: after its own "keep the row where it was on screen" scroll, queued first.
+                table.call_after_refresh(self._pay_owed_rows)
         self._maybe_load_more()
         if message.mode == "first" and self._open_when_loaded:
             self._open_when_loaded = False
@@ -848,12 +849,13 @@ class RunsScreen(Screen[None]):
     def on_keyed_table_paged_past(self, message: KeyedTable.PagedPast) -> None:
         """A page key met the window's edge: owe the rest of its move if the list goes on that way."""
         down = message.rows > 0
-        if not (not self._exhausted if down else self._cut_above):
+        more_that_way = not self._exhausted if down else self._cut_above
+        if not more_that_way:
             self._owed_rows = 0
             return
-        same_way = (self._owed_rows > 0) == down
-        # A page key the other way replaces what was owed.
-        self._owed_rows = self._owed_rows + message.rows if same_way else message.rows
+        if self._owed_rows and (self._owed_rows > 0) != down:
+            self._owed_rows = 0  # a page key the other way replaces what was owed
+        self._owed_rows += message.rows
         table = self.query_one(KeyedTable)
         if (table.cursor_row < table.row_count - 1) if down else table.cursor_row > 0:
             table.call_after_refresh(self._pay_owed_rows)  # the page that way arrived since the key was taken
